@@ -1,0 +1,79 @@
+# bucketfs build.  `make` builds ./bucketfs and build/libbucketfs.a;
+# `make test` runs every test through prove; `make asan` builds and runs the
+# same tests under AddressSanitizer + UBSan; `make bench` runs the benchmarks.
+#
+# Sources are found by wildcard: a new src/<layer>/foo.c joins the library,
+# a new tests/test-foo.c becomes a test binary, a new tests/test-foo.sh a
+# test script, a new bench/bench-foo.c a benchmark.
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   ?=
+CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
+            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
+            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(SAN)
+LIBS     := -lsodium -lzstd -llz4 -lxxhash -lpthread -lm
+TESTLIBS := -lcmocka
+
+LAYERS   := util store crypt lsm
+LIBSRC   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/%.o)
+CLISRC   := $(wildcard src/cli/*.c)
+CLIOBJ   := $(CLISRC:%.c=$(BUILD)/%.o)
+TESTSRC  := $(wildcard tests/test-*.c)
+TESTBIN  := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
+TESTHELP := $(wildcard tests/helper-*.c)
+HELPBIN  := $(TESTHELP:tests/%.c=$(BUILD)/tests/%)
+TESTSH   := $(wildcard tests/test-*.sh)
+BENCHSRC := $(wildcard bench/bench-*.c)
+BENCHBIN := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
+
+# Tests find the binary and helpers through these.
+export BUCKETFS_BIN   = $(abspath $(BUILD)/bucketfs)
+export BUCKETFS_TESTS = $(abspath $(BUILD)/tests)
+export CMOCKA_MESSAGE_OUTPUT = TAP
+
+.PHONY: all test asan bench clean check-tests
+all: $(BUILD)/bucketfs bucketfs $(TESTBIN) $(HELPBIN) $(BENCHBIN)
+
+bucketfs: $(BUILD)/bucketfs
+	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/bucketfs bucketfs; fi
+
+$(BUILD)/libbucketfs.a: $(LIBOBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(BUILD)/bucketfs: $(CLIOBJ) $(BUILD)/libbucketfs.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libbucketfs.a tests/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbucketfs.a $(LIBS) $(TESTLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libbucketfs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbucketfs.a $(LIBS)
+
+# TEST selects a subset: make test TEST='build/tests/test-lsm'
+TEST ?= $(TESTBIN) $(TESTSH)
+test: all
+	prove -f $(TEST)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' \
+	  BUCKETFS_ASAN=1 test
+
+bench: all
+	@for b in $(BENCHBIN); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build build-asan bucketfs
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
