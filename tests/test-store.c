@@ -703,11 +703,22 @@ static void write_file(const char *dir, const char *rel, const char *s)
 	free(p);
 }
 
+/* Set a file's mtime `seconds` into the past. */
+static void age(const char *dir, const char *rel, time_t seconds)
+{
+	char *p = file_path(dir, rel);
+	struct timespec times[2] = { { time(NULL) - seconds, 0 }, { time(NULL) - seconds, 0 } };
+
+	assert_int_equal(utimensat(AT_FDCWD, p, times, 0), 0);
+	free(p);
+}
+
 static void test_file_objects_are_files_in_subdirectories(void **state)
 {
 	char *dir = test_tmpdir("store-layout");
 	char *url = xasprintf("file://%s/sub/store/", dir);
 	char *root = xasprintf("%s/sub/store", dir);
+	char *lonely;
 	objstore *st;
 
 	(void)state;
@@ -726,7 +737,9 @@ static void test_file_objects_are_files_in_subdirectories(void **state)
 	assert_int_equal(objstore_delete(st, "segments"), 0);
 	assert_int_equal(objstore_put_if_absent(st, "segments/0/1", "y", 1), 0);
 	/* An empty directory left by a crash does not block a put. */
-	assert_int_equal(mkdir(file_path(root, "lonely"), 0755), 0);
+	lonely = file_path(root, "lonely");
+	assert_int_equal(mkdir(lonely, 0755), 0);
+	free(lonely);
 	put_str(st, "lonely", "file now");
 	assert_object(st, "lonely", "file now", 8);
 	objstore_close(st);
@@ -772,6 +785,13 @@ static void test_file_temp_files_never_listed(void **state)
 	cmd = xasprintf("test $(ls -A '%s/.tmp' | wc -l) -eq 1", dir);
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
+	/* Opening the store sweeps away temp files older than an hour. */
+	write_file(dir, ".tmp/p999-1", "crashed long ago");
+	age(dir, ".tmp/p999-1", 7200);
+	assert_int_equal(objstore_open(url, &st), 0);
+	assert_false(exists(dir, ".tmp/p999-1"));
+	assert_true(exists(dir, ".tmp/p12345-7"));
+	objstore_close(st);
 	test_rmtree(dir);
 	free(url);
 	free(dir);
@@ -866,8 +886,14 @@ int main(void)
 	for (i = 0; i < nsingle; i++)
 		tests[n++] = single[i];
 	rc = _cmocka_run_group_tests("test-store", tests, n, NULL, NULL);
-	for (b = 0; b < nbackends; b++)
+	for (b = 0; b < nbackends; b++) {
 		remove_many_keys(&backends[b]);
+		free(backends[b].url);
+	}
+	for (i = 0; i < nbackends * nconf; i++)
+		free((char *)tests[i].name);
+	free(tests);
 	test_rmtree(file_dir);
+	free(file_dir);
 	return rc;
 }

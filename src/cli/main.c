@@ -38,13 +38,17 @@ static const char *store_url(const char *opt)
 	return env && *env ? env : DEFAULT_STORE;
 }
 
-/* Common options: --store URL, --help.  Returns the index of the first
- * operand, or -1 after printing help / -2 on a usage error. */
+static bool opt_if_missing;
+
+/* Options: --store URL, --help, and --if-missing (create only).  Returns
+ * the index of the first operand, or -1 after printing help / -2 on a
+ * usage error. */
 static int parse_common(const struct cmd *c, int argc, char **argv, const char **store)
 {
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "if-missing", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -57,7 +61,13 @@ static int parse_common(const struct cmd *c, int argc, char **argv, const char *
 		case 'h':
 			printf("usage: bucketfs %s\n\n%s\n", c->usage, c->summary);
 			return -1;
+		case 'm':
+			if (strcmp(c->name, "create") != 0)
+				goto bad;
+			opt_if_missing = true;
+			break;
 		default:
+		bad:
 			fprintf(stderr, "usage: bucketfs %s\n", c->usage);
 			return -2;
 		}
@@ -103,11 +113,22 @@ static int cmd_create(int argc, char **argv)
 	objstore *st = NULL;
 	lsm *db = NULL;
 	uint8_t key[CRYPT_KEY_BYTES];
+	struct objstore_info info;
 	int i = parse_common(find_cmd("create"), argc, argv, &url);
 	if (i < 0)
 		return i == -1 ? 0 : 2;
+	bool if_missing = opt_if_missing;
+	if (i < argc) {
+		fprintf(stderr, "usage: bucketfs %s\n", find_cmd("create")->usage);
+		return 2;
+	}
 	if (open_store(url, &st) < 0)
 		return 1;
+	if (if_missing && objstore_head(st, KEYFILE_OBJECT, &info) == 0) {
+		printf("%s already holds a bucketfs store; left as it is\n", url);
+		objstore_close(st);
+		return 0;
+	}
 	char *pw = password_get("BUCKETFS_PASSWORD", "New password: ", 1);
 	int r = pw ? 0 : -EINVAL;
 	if (r == 0)
@@ -262,7 +283,7 @@ static int cmd_checkpoint(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "create", cmd_create, "Create an empty encrypted filesystem in the store: a new random "
 	  "data key wrapped by\nthe password (BUCKETFS_PASSWORD or prompt), and the first "
-	  "manifest.", "create [--store URL]" },
+	  "manifest.\nWith --if-missing, an existing store is left alone and is not an error.\n", "create [--store URL] [--if-missing]" },
 	{ "stat", cmd_stat, "Show the newest manifest of the store: writer epoch, levels, "
 	  "checkpoints.", "stat [--store URL]" },
 	{ "change-password", cmd_change_password, "Re-wrap the data key under a new password "

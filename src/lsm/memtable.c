@@ -60,15 +60,15 @@ static void *arena_alloc(struct memtable *mt, size_t n)
 			nc->prev = c->prev;
 			c->prev = nc;
 			nc->used = n;
-			atomic_fetch_add(&mt->bytes, sizeof *nc + cap);
+			atomic_fetch_add(&mt->bytes, n);
 			return nc->data;
 		}
 		nc->prev = c;
 		mt->chunk = c = nc;
-		atomic_fetch_add(&mt->bytes, sizeof *nc + cap);
 	}
 	void *p = c->data + c->used;
 	c->used += n;
+	atomic_fetch_add(&mt->bytes, n);
 	return p;
 }
 
@@ -89,8 +89,8 @@ struct memtable *memtable_new(uint64_t seed)
 	atomic_init(&mt->height, 1);
 	mt->rng = seed | 1;
 	mt->head = node_new(mt, MT_MAX_HEIGHT, 0);
-	/* The head node's chunk is overhead, not data: do not let it count
-	 * toward the rotation threshold. */
+	/* The head node is overhead, not data: do not let it count toward
+	 * the rotation threshold. */
 	atomic_store(&mt->bytes, 0);
 	return mt;
 }

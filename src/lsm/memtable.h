@@ -28,7 +28,7 @@ void memtable_add(struct memtable *mt, uint64_t seq, enum lsm_kind kind,
  * kind/val/vlen (pointers valid while the memtable is referenced). */
 bool memtable_get(struct memtable *mt, const void *key, size_t klen, uint64_t snap,
 		  enum lsm_kind *kind, const uint8_t **val, size_t *vlen);
-/* Bytes of arena in use (the rotation trigger). */
+/* Bytes of entries and nodes allocated (the rotation trigger). */
 size_t memtable_bytes(const struct memtable *mt);
 uint64_t memtable_entries(const struct memtable *mt);
 /* Smallest and largest seq added (0 when empty). */

@@ -12,6 +12,10 @@
  * Directories are made on demand (mkdir, then fsync of the parent) and
  * removed by the delete that empties them.  A put racing such a delete sees
  * ENOENT from rename or link, remakes the directories and tries again.
+ * A put that finds its directory already there fsyncs only that directory;
+ * if another thread made it a moment ago, the entry for the directory
+ * itself is durable once that thread's fsync of the parent is done (on
+ * journaling file systems, with the put's own fsync).
  *
  * The etag is inode number, mtime in nanoseconds and size.  Every put
  * creates a new inode while the old one still exists, and stamps it with

@@ -30,6 +30,7 @@
 
 struct walk {
 	struct file_store *fs;
+	const char *prefix;       /* of the listing, for messages */
 	const char *after;        /* "" = from the start */
 	size_t want;              /* entries to collect: max_keys + 1 */
 	struct objstore_listing *out;
@@ -201,6 +202,8 @@ static int visit_in_order(struct walk *w, int dfd, struct cand *c, size_t n)
 	size_t k = w->want - w->out->count, i;
 	int rc;
 
+	if (n == 0)
+		return 0;
 	if (n > k) {
 		select_smallest(c, n, k);
 		qsort(c, k, sizeof *c, cand_cmp);
@@ -250,14 +253,14 @@ static int walk_dir(struct walk *w, const char *name_prefix)
 	if (!d) {
 		if (e == ENOENT || e == ENOTDIR)
 			return 0; /* no such directory: no keys; or removed meanwhile */
-		log_error("file store: list %s: open directory %s/%s: %s", w->path,
+		log_error("file store: list %s: open directory %s/%s: %s", w->prefix,
 			  w->fs->root, w->plen ? w->path : ".", strerror(e));
 		return file_store_errno(e);
 	}
 	e = collect(w, d, name_prefix, &c, &n, &names);
 	if (e) {
-		log_error("file store: list: read directory %s/%s: %s", w->fs->root,
-			  w->plen ? w->path : ".", strerror(e));
+		log_error("file store: list %s: read directory %s/%s: %s", w->prefix,
+			  w->fs->root, w->plen ? w->path : ".", strerror(e));
 		rc = file_store_errno(e);
 		goto out;
 	}
@@ -304,6 +307,7 @@ int file_store_list(objstore *st, const char *prefix, const char *start_after,
 	if (!valid_dir_part(prefix, dirlen))
 		return 0;
 	w.fs = (struct file_store *)st;
+	w.prefix = prefix;
 	w.after = start_after;
 	w.want = max_keys < SIZE_MAX ? max_keys + 1 : max_keys;
 	w.out = out;

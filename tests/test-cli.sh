@@ -1,0 +1,38 @@
+#!/bin/bash
+# test-cli.sh -- the bucketfs command end to end on a file:// store:
+# create, stat, wrong password, change-password, checkpoints, bad usage.
+set -u
+BIN=${BUCKETFS_BIN:-$(dirname "$0")/../build/bucketfs}
+DIR=$(mktemp -d /tmp/bucketfs-cli-XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+STORE="file://$DIR/store"
+n=0 fail=0
+ok() { n=$((n+1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi; }
+# run EXPECTED_STATUS PATTERN DESCRIPTION -- CMD...: checks exit status and output.
+run() {
+	local want=$1 pat=$2 desc=$3; shift 4
+	local out; out=$("$@" 2>&1); local st=$?
+	if [ "$st" -ne "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
+		echo "# command: $*"; echo "# status $st (want $want), output:"; sed 's/^/#   /' <<<"$out"
+		ok 1 "$desc"
+	else
+		ok 0 "$desc"
+	fi
+}
+echo "1..14"
+export BUCKETFS_PASSWORD=correct-horse
+run 0 "usage: bucketfs COMMAND" "--help prints usage" -- "$BIN" --help
+run 2 "unknown command" "unknown command is a usage error" -- "$BIN" frobnicate
+run 0 "created an encrypted bucketfs store" "create" -- "$BIN" create --store "$STORE"
+run 1 "already holds a filesystem" "create twice refused" -- "$BIN" create --store "$STORE"
+run 0 "manifest +1 \(writer epoch 1\)" "stat shows the first manifest" -- "$BIN" stat --store "$STORE"
+run 1 "wrong password" "wrong password is a clear error" -- env BUCKETFS_PASSWORD=nope "$BIN" stat --store "$STORE"
+run 1 "not a bucketfs store" "empty store is not a filesystem" -- "$BIN" stat --store "file://$DIR/empty"
+run 0 "checkpoint 'nightly' created" "checkpoint create" -- "$BIN" checkpoint --store "$STORE" create nightly
+run 0 "checkpoint +nightly" "checkpoint list" -- "$BIN" checkpoint --store "$STORE" list
+run 1 "a checkpoint of that name exists" "duplicate checkpoint refused" -- "$BIN" checkpoint --store "$STORE" create nightly
+run 0 "password changed" "change-password" -- env BUCKETFS_NEW_PASSWORD=battery-staple "$BIN" change-password --store "$STORE"
+run 1 "wrong password" "old password no longer works" -- "$BIN" stat --store "$STORE"
+run 0 "checkpoint +nightly" "new password opens the same data" -- env BUCKETFS_PASSWORD=battery-staple "$BIN" stat --store "$STORE"
+run 2 "usage: bucketfs checkpoint" "checkpoint without a verb is a usage error" -- "$BIN" checkpoint --store "$STORE"
+[ "$fail" -eq 0 ]
