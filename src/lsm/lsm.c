@@ -666,6 +666,10 @@ static void *background_main(void *arg)
 			log_warn("lsm: background %s failed (%s); retrying in 1 s",
 				 flush ? "flush" : "compaction", strerror(-r));
 			backoff_ms = 1000;
+		} else if (!flush && compact && r == 0) {
+			/* Due but nothing could be picked (inputs not yet
+			 * committed): wait for a commit instead of spinning. */
+			backoff_ms = 1000;
 		}
 	}
 	pthread_mutex_unlock(&db->mu);
