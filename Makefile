@@ -17,7 +17,7 @@ CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 LIBS     := -lsodium -lzstd -llz4 -lxxhash -lpthread -lm
 TESTLIBS := -lcmocka
 
-LAYERS   := util store crypt lsm
+LAYERS   := util store crypt lsm data
 LIBSRC   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLISRC   := $(wildcard src/cli/*.c)

@@ -265,8 +265,11 @@ static int cmd_checkpoint(int argc, char **argv)
 	int r = open_tree(url, !list, &st, &db);
 	if (r == 0 && list)
 		r = lsm_checkpoint_list(db, print_checkpoint, NULL);
-	else if (r == 0 && !strcmp(verb, "create"))
-		r = lsm_checkpoint_create(db, name);
+	else if (r == 0 && !strcmp(verb, "create")) {
+		r = lsm_flush(db);
+		if (r == 0)
+			r = lsm_checkpoint_create(db, name);
+	}
 	else if (r == 0)
 		r = lsm_checkpoint_delete(db, name);
 	if (r < 0 && db)

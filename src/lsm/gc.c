@@ -279,9 +279,6 @@ int lsm_checkpoint_create(lsm *db, const char *name)
 	int r = check_name(name);
 	if (r < 0)
 		return r;
-	r = lsm_flush(db);
-	if (r < 0)
-		return r;
 	pthread_mutex_lock(&db->commit_mu);
 	pthread_mutex_lock(&db->mu);
 	if (find_checkpoint_locked(db, name)) {

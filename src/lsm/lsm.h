@@ -131,8 +131,11 @@ int lsm_collect_garbage(lsm *db);
 int lsm_refresh(lsm *db, bool *changed);
 
 /* ---- checkpoints: named, pinned manifests ---- */
-/* Commit everything, then record a checkpoint of that state.  -EEXIST if
- * the name is taken. */
+/* Record a checkpoint of the durable state (what the newest manifest
+ * holds): commit first (lsm_flush, or the data plane's barrier, which
+ * alone knows when data segments are in the store).  -EEXIST if the name
+ * is taken, -EINVAL for an empty name, one longer than
+ * LSM_CHECKPOINT_NAME_MAX or holding '/' or control characters. */
 int lsm_checkpoint_create(lsm *db, const char *name);
 int lsm_checkpoint_delete(lsm *db, const char *name);
 /* Calls cb for each checkpoint: name, manifest seq, creation time (ns). */

@@ -1,0 +1,127 @@
+/* data.h -- the data plane: file contents as frames in segments.
+ *
+ * The filesystem core stores file data through this API.  Data changes are
+ * staged in a transaction (struct data_txn) and applied by data_txn_commit()
+ * together with the caller's own metadata mutations, as ONE atomic LSM
+ * batch: a crash never separates a file's size from its data.
+ *
+ * Keys this module owns in the LSM (big-endian integers):
+ *   'E' ino ext       FrameLoc of extent ext of inode ino (no key = hole)
+ *   'S' epoch counter live bytes of a segment (u64), written at barriers
+ *   'L' lineage       present once that writer incarnation shut down cleanly
+ *
+ * Invariants:
+ *  - A durable manifest never references a segment that is not in the
+ *    store: data_barrier() seals and uploads the open segment, and only then
+ *    commits the LSM up to the exact point where the segment was sealed.
+ *  - Every frame committed before a completed barrier reads back exactly;
+ *    after a crash the data is that of a prefix of the commits.
+ *  - Readers never wait for uploads: data not yet in the store is served
+ *    from RAM.
+ *  - Nothing leaves the process unencrypted; the disk cache holds only
+ *    bytes as stored (ciphertext).
+ *
+ * Callers serialise changes to one inode (the core's inode lock): a
+ * transaction reads an extent's old content when it changes part of it,
+ * and that content must not change under it.  Several calls on the same
+ * inode within one transaction see each other's effects.
+ *
+ * Threads: data_open() starts upload threads, a periodic-barrier thread
+ * and a garbage-collection thread (writer only).  All calls are
+ * thread-safe.  Errors are negative errno: -EIO (store), -EBADMSG (a frame
+ * failed authentication: never garbage), -EROFS (read-only or fenced),
+ * -ESTALE (barrier for writes of a crashed incarnation). */
+#ifndef BUCKETFS_DATA_DATA_H
+#define BUCKETFS_DATA_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypt/aead.h"
+#include "crypt/codec.h"
+#include "lsm/lsm.h"
+#include "store/objstore.h"
+
+struct data;
+struct data_txn;
+
+struct data_options {
+	objstore *store;                 /* not owned */
+	lsm *db;                         /* not owned; opened by the caller */
+	uint8_t key[CRYPT_KEY_BYTES];    /* the data-domain subkey */
+	uint8_t meta_key[CRYPT_KEY_BYTES]; /* the LSM's key: GC opens checkpoint views */
+	struct codec codec;              /* for new frames (default lz4) */
+	bool read_only;
+	uint64_t segment_bytes;          /* seal past this (default 256 MiB) */
+	unsigned upload_threads;         /* default 2 */
+	unsigned uploads_in_flight;      /* sealed segments awaiting upload before
+					    writers wait (default 4) */
+	uint64_t flush_interval_ms;      /* periodic barrier (default 30 s; 0 = off) */
+	const char *cache_dir;           /* disk tier of the parts cache (NULL = none) */
+	uint64_t cache_ram_bytes;        /* parts cache RAM tier (default 256 MiB) */
+	uint64_t cache_disk_bytes;       /* parts cache disk tier (default 4 GiB) */
+	uint64_t extent_cache_bytes;     /* decoded extents (default 256 MiB) */
+	uint64_t gc_grace_ms;            /* before deleting a dead segment (10 min) */
+	uint64_t gc_interval_ms;         /* background GC period (default 60 s; 0 = off) */
+	double gc_repack_below;          /* repack segments less live than this (0.5) */
+	uint64_t barrier_timeout_ms;     /* give up waiting for uploads (120 s) */
+};
+
+void data_options_default(struct data_options *o);
+int data_open(const struct data_options *o, struct data **out);
+/* Writer: a final barrier and the clean-shutdown mark for this lineage. */
+int data_close(struct data *d);
+
+/* This incarnation's lineage: tag writes with it, ask barriers for it. */
+uint64_t data_lineage(const struct data *d);
+
+/* ---- changes ---- */
+struct data_txn *data_txn_new(struct data *d);
+void data_txn_free(struct data_txn *t);
+int data_write(struct data_txn *t, uint64_t ino, uint64_t off, const void *buf, size_t len);
+/* Zero [from, to): whole extents become holes, partial ones are rewritten. */
+int data_punch(struct data_txn *t, uint64_t ino, uint64_t from, uint64_t to);
+/* The file shrinks or grows to size: everything at or past size is zero. */
+int data_truncate(struct data_txn *t, uint64_t ino, uint64_t old_size, uint64_t size);
+/* Every extent of the inode (size: the file's size, bounding the work). */
+int data_delete_all(struct data_txn *t, uint64_t ino, uint64_t size);
+/* Apply the staged data changes plus the caller's mutations in b as one
+ * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq. */
+int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq);
+
+/* ---- reads ---- */
+/* Fill buf with [off, off+len) as stored: holes and never-written ranges
+ * read as zeros (the caller handles end of file). */
+int data_read(struct data *d, uint64_t ino, uint64_t off, void *buf, size_t len);
+
+/* ---- durability ---- */
+/* Make every commit so far durable.  lineage 0 or this incarnation's:
+ * a normal barrier.  Another lineage: 0 if that incarnation shut down
+ * cleanly (all its writes are durable), -ESTALE if it did not (writes it
+ * made after its last barrier are lost).  Concurrent callers share one
+ * barrier. */
+int data_barrier(struct data *d, uint64_t lineage);
+
+/* A named read-only snapshot of everything committed so far: a barrier,
+ * then a checkpoint of the LSM (which pins the segments it references). */
+int data_checkpoint(struct data *d, const char *name);
+
+/* ---- garbage collection ---- */
+struct data_gc_report {
+	uint64_t segments_scanned, segments_deleted, segments_repacked;
+	uint64_t bytes_reclaimed, bytes_rewritten, orphans_deleted;
+};
+/* One pass: delete dead segments past the grace period, repack sparse
+ * ones, delete unreferenced objects.  Ends with a barrier. */
+int data_gc(struct data *d, struct data_gc_report *rep);
+
+struct data_stats {
+	uint64_t segments_uploaded, bytes_uploaded, upload_retries;
+	uint64_t extent_hits, extent_misses, part_hits, part_misses, disk_hits;
+	uint64_t gets, get_bytes, barriers;
+	uint64_t live_bytes, stored_bytes; /* over all segments known */
+};
+void data_stats(struct data *d, struct data_stats *st);
+
+#endif
