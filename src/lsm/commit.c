@@ -69,7 +69,7 @@ static int write_memtable(lsm *db, struct memtable *mt, struct sst_file *f)
 	return r;
 }
 
-int db_flush_oldest(lsm *db)
+int db_flush_oldest(lsm *db, uint64_t upto)
 {
 	pthread_mutex_lock(&db->flush_mu);
 	pthread_mutex_lock(&db->mu);
@@ -78,7 +78,7 @@ int db_flush_oldest(lsm *db)
 		pthread_mutex_unlock(&db->flush_mu);
 		return -EROFS;
 	}
-	if (db->nimm == 0) {
+	if (db->nimm == 0 || memtable_min_seq(db->imm[0]) > upto) {
 		pthread_mutex_unlock(&db->mu);
 		pthread_mutex_unlock(&db->flush_mu);
 		return 0;
@@ -110,6 +110,12 @@ int db_flush_oldest(lsm *db)
 			  " (%" PRIu64 " entries, %" PRIu64 " bytes)", f->min_seq, f->max_seq,
 			  f->id, f->entries, f->size);
 		r = 1;
+	} else {
+		/* The put may have landed (a lost reply): no manifest will
+		 * ever name this id, so collect it like any orphan. */
+		pthread_mutex_lock(&db->mu);
+		db_obsolete_add_locked(db, f->id, clock_wall_ns(), NULL);
+		pthread_mutex_unlock(&db->mu);
 	}
 	memtable_unref(mt);
 	sst_file_unref(f);
@@ -273,7 +279,7 @@ static int flush_through(lsm *db, uint64_t seq)
 		pthread_mutex_unlock(&db->mu);
 		if (!more)
 			return 0;
-		int r = db_flush_oldest(db);
+		int r = db_flush_oldest(db, seq);
 		if (r < 0)
 			return r;
 	}

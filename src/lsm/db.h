@@ -36,6 +36,8 @@ struct checkpoint {
 };
 
 #define MAX_FROZEN_MEMTABLES 4
+/* Writers wait (briefly) for compaction past this many L0 files. */
+#define L0_SLOWDOWN_FILES 20
 
 struct lsm {
 	struct lsm_options o;
@@ -69,8 +71,9 @@ struct lsm {
 	bool manifest_dirty;     /* the version changed without a manifest */
 	struct buf compact_ptr[LSM_LEVELS];
 
-	pthread_t bg;
-	bool bg_started, stop;
+	pthread_t bg, bg_compact;
+	bool bg_started, compact_started, stop;
+	pthread_mutex_t refresh_mu; /* one lsm_refresh at a time */
 
 	uint64_t n_flushes, n_compactions, n_cbytes_in, n_cbytes_out, n_deleted;
 };
@@ -79,15 +82,16 @@ struct lsm {
 void db_install_view_locked(lsm *db);
 void db_rotate_locked(lsm *db);
 uint64_t db_alloc_sst_id_locked(lsm *db);
-/* Flush the oldest frozen memtable to an L0 SST: 1 if one was flushed,
- * 0 if there was none, or an error. */
-int db_flush_oldest(lsm *db);
+/* Flush the oldest frozen memtable to an L0 SST if it holds writes with
+ * seq <= upto: 1 if one was flushed, 0 if there was none, or an error. */
+int db_flush_oldest(lsm *db, uint64_t upto);
 /* Write the next manifest covering `durable` (commit_mu held). */
 int db_write_manifest(lsm *db, uint64_t durable);
 void db_add_manifest_seq_locked(lsm *db, uint64_t seq);
 
 /* compaction.c */
 bool db_compaction_due_locked(lsm *db);
+size_t db_committed_l0_locked(lsm *db);
 /* Run one compaction if due: 1 if it ran, 0 if none was due, or an error. */
 int db_compact_once(lsm *db, bool full);
 

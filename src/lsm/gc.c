@@ -80,20 +80,28 @@ static void checkpoint_set_ids(struct checkpoint *cp, const uint64_t *ids, size_
 	qsort(cp->ids, n, sizeof *ids, cmp_u64);
 }
 
+/* Build the checkpoint list of m (with the SSTs each pins, for a writer)
+ * off the lock, then swap it in under mu. */
 int db_load_checkpoints(lsm *db, const struct manifest *m)
 {
-	for (size_t i = 0; i < m->ncheckpoints; i++) {
+	struct checkpoint *cps = xcalloc(m->ncheckpoints ? m->ncheckpoints : 1, sizeof *cps);
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; i < m->ncheckpoints && r == 0; i++) {
 		const struct manifest_checkpoint *mc = &m->checkpoints[i];
-		struct checkpoint *cp = checkpoint_add_locked(db, mc->name, mc->manifest_seq,
-							      mc->created_ns);
+		struct checkpoint *cp = &cps[n++];
+		cp->name = xstrdup(mc->name);
+		cp->manifest_seq = mc->manifest_seq;
+		cp->created_ns = mc->created_ns;
 		if (!db->writer)
 			continue; /* readers do not delete, so need no pins */
 		struct manifest pinned;
-		int r = manifest_load(db->o.store, db->key, mc->manifest_seq, &pinned);
+		r = manifest_load(db->o.store, db->key, mc->manifest_seq, &pinned);
 		if (r < 0) {
 			log_error("lsm: checkpoint '%s': cannot read its manifest %" PRIu64 ": %s",
 				  mc->name, mc->manifest_seq, strerror(-r));
-			return r == -ENOENT ? -EIO : r;
+			r = r == -ENOENT ? -EIO : r;
+			break;
 		}
 		uint64_t *ids = xcalloc(pinned.nfiles ? pinned.nfiles : 1, sizeof *ids);
 		for (size_t k = 0; k < pinned.nfiles; k++)
@@ -102,7 +110,12 @@ int db_load_checkpoints(lsm *db, const struct manifest *m)
 		free(ids);
 		manifest_free(&pinned);
 	}
-	return 0;
+	pthread_mutex_lock(&db->mu);
+	db_checkpoints_free(db);
+	db->cps = cps;
+	db->ncps = n;
+	pthread_mutex_unlock(&db->mu);
+	return r;
 }
 
 struct sweep_ctx {
@@ -127,6 +140,8 @@ static int sweep_one(void *arg, const struct objstore_entry *e)
 	uint64_t id;
 	if (sst_parse_name(e->key, &id) < 0)
 		return 0;
+	if (id >> 32 >= db->epoch)
+		return 0; /* ours, or a newer writer's: never an orphan to us */
 	pthread_mutex_lock(&db->mu);
 	if (!in_version_locked(db, id) && !db_is_pinned_locked(db, id)) {
 		size_t before = db->nobs;
@@ -229,15 +244,50 @@ static void collect_manifests(lsm *db)
 	free(seqs);
 }
 
+/* A writer learns it was fenced only when its next manifest write fails.
+ * Before deleting anything, look: if manifest seq+1 exists, someone else
+ * writes this store now, and what looks unreferenced to us may be theirs. */
+static int check_still_writer(lsm *db)
+{
+	char name[MANIFEST_NAME_MAX];
+	struct objstore_info info;
+	pthread_mutex_lock(&db->commit_mu);
+	pthread_mutex_lock(&db->mu);
+	bool fenced = db->fenced;
+	uint64_t next = db->manifest_seq + 1;
+	pthread_mutex_unlock(&db->mu);
+	int r = fenced ? -EROFS : 0;
+	if (r == 0) {
+		manifest_name(next, name);
+		r = objstore_head(db->o.store, name, &info);
+		if (r == 0) {
+			log_error("lsm: fenced out: %s exists in %s, written by another writer; this "
+				  "instance stops writing", name, objstore_url(db->o.store));
+			pthread_mutex_lock(&db->mu);
+			db->fenced = true;
+			pthread_cond_broadcast(&db->cond);
+			pthread_mutex_unlock(&db->mu);
+			r = -EROFS;
+		} else if (r == -ENOENT) {
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&db->commit_mu);
+	return r;
+}
+
 int lsm_collect_garbage(lsm *db)
 {
 	if (!db->writer)
 		return -EROFS;
 	pthread_mutex_lock(&db->mu);
-	bool fenced = db->fenced;
+	bool work = db->nobs > 0 || db->nmanifests > db->o.manifests_kept;
 	pthread_mutex_unlock(&db->mu);
-	if (fenced)
-		return -EROFS; /* the new writer owns the store now */
+	if (!work)
+		return 0;
+	int r = check_still_writer(db);
+	if (r < 0)
+		return r;
 	collect_ssts(db, clock_wall_ns());
 	collect_manifests(db);
 	return 0;

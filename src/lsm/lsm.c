@@ -112,21 +112,40 @@ static int batch_check(const struct lsm_batch *b)
 	return 0;
 }
 
-/* Wait while too many memtables await flushing (backpressure). */
+/* Too many frozen memtables: flush one here.  The writer holds write_mu,
+ * so it must not wait for anything that needs commit_mu (a commit may be
+ * waiting for write_mu while holding it): flushing needs only flush_mu and
+ * mu, and a store error reaches the writer instead of hanging it. */
 static int stall_locked(lsm *db)
 {
 	while (db->nimm >= MAX_FROZEN_MEMTABLES && !db->fenced) {
-		if (!db->bg_started) {
-			pthread_mutex_unlock(&db->mu);
-			int r = db_flush_oldest(db);
-			pthread_mutex_lock(&db->mu);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		pthread_cond_wait(&db->cond, &db->mu);
+		pthread_mutex_unlock(&db->mu);
+		int r = db_flush_oldest(db, UINT64_MAX);
+		pthread_mutex_lock(&db->mu);
+		if (r < 0)
+			return r;
 	}
 	return db->fenced ? -EROFS : 0;
+}
+
+/* Too many L0 files slow every read down: give compaction up to 100 ms
+ * per write to catch up.  Waits before taking write_mu (see above). */
+static void slowdown(lsm *db)
+{
+	pthread_mutex_lock(&db->mu);
+	if (db->bg_started && db_committed_l0_locked(db) >= L0_SLOWDOWN_FILES && !db->fenced) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (db_committed_l0_locked(db) >= L0_SLOWDOWN_FILES && !db->fenced && !db->stop)
+			if (pthread_cond_timedwait(&db->cond, &db->mu, &ts) != 0)
+				break;
+	}
+	pthread_mutex_unlock(&db->mu);
 }
 
 int lsm_write(lsm *db, struct lsm_batch *b, uint64_t *seqp)
@@ -136,6 +155,7 @@ int lsm_write(lsm *db, struct lsm_batch *b, uint64_t *seqp)
 	int r = batch_check(b);
 	if (r < 0)
 		return r;
+	slowdown(db);
 	pthread_mutex_lock(&db->write_mu);
 	pthread_mutex_lock(&db->mu);
 	r = stall_locked(db);
@@ -430,10 +450,11 @@ static int take_over(lsm *db, struct manifest *m)
 		r = manifest_store(db->o.store, db->key, m);
 		if (r == 0)
 			return 0;
+		uint64_t lost = m->seq;
 		manifest_free(m);
 		if (r != -EEXIST)
 			return r;
-		log_info("lsm: another writer wrote manifest %" PRIu64 " first; retrying", m->seq);
+		log_info("lsm: another writer wrote manifest %" PRIu64 " first; retrying", lost);
 	}
 	log_error("lsm: could not take over %s as writer after %d attempts: other writers "
 		  "keep winning", objstore_url(db->o.store), OPEN_RETRIES);
@@ -512,7 +533,8 @@ static int open_reader(lsm *db)
 	return r;
 }
 
-static void *background_main(void *arg);
+static void *flusher_main(void *arg);
+static void *compactor_main(void *arg);
 
 static void options_fill(struct lsm_options *o)
 {
@@ -555,6 +577,7 @@ int lsm_open(const struct lsm_options *o, lsm **out)
 	pthread_mutex_init(&db->write_mu, NULL);
 	pthread_mutex_init(&db->flush_mu, NULL);
 	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->refresh_mu, NULL);
 	pthread_cond_init(&db->cond, NULL);
 	db->mem = memtable_new(clock_mono_ns());
 	db->cur = version_new();
@@ -566,12 +589,16 @@ int lsm_open(const struct lsm_options *o, lsm **out)
 		return r;
 	}
 	if (db->writer && db->o.background) {
-		r = pthread_create(&db->bg, NULL, background_main, db);
+		r = pthread_create(&db->bg, NULL, flusher_main, db);
+		if (r == 0) {
+			db->bg_started = true;
+			r = pthread_create(&db->bg_compact, NULL, compactor_main, db);
+			db->compact_started = r == 0;
+		}
 		if (r) {
 			lsm_close(db);
 			return -r;
 		}
-		db->bg_started = true;
 	}
 	log_debug("lsm: opened %s as %s at manifest %" PRIu64 " (epoch %" PRIu64 ")",
 		  objstore_url(o->store), db->writer ? "writer" : "reader", db->manifest_seq,
@@ -590,6 +617,8 @@ void lsm_close(lsm *db)
 		pthread_cond_broadcast(&db->cond);
 		pthread_mutex_unlock(&db->mu);
 		pthread_join(db->bg, NULL);
+		if (db->compact_started)
+			pthread_join(db->bg_compact, NULL);
 	}
 	view_unref(db->view);
 	version_unref(db->cur);
@@ -611,6 +640,7 @@ void lsm_close(lsm *db)
 	free((char *)db->o.checkpoint);
 	pthread_cond_destroy(&db->cond);
 	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->refresh_mu);
 	pthread_mutex_destroy(&db->flush_mu);
 	pthread_mutex_destroy(&db->write_mu);
 	pthread_mutex_destroy(&db->commit_mu);
@@ -631,45 +661,75 @@ static void wait_locked(lsm *db, uint64_t ms)
 	pthread_cond_timedwait(&db->cond, &db->mu, &ts);
 }
 
-static void *background_main(void *arg)
+/* Sleep until the absolute monotonic deadline, or until signalled when
+ * `wake` is set; spurious wakeups do not shorten a backoff. */
+static void sleep_until_locked(lsm *db, uint64_t deadline, bool wake)
+{
+	while (!db->stop) {
+		uint64_t now = clock_mono_ns();
+		if (now >= deadline)
+			return;
+		wait_locked(db, (deadline - now) / 1000000 + 1);
+		if (wake)
+			return;
+	}
+}
+
+/* Flushes frozen memtables and collects garbage. */
+static void *flusher_main(void *arg)
 {
 	lsm *db = arg;
-	uint64_t next_gc = 0, backoff_ms = 0;
+	uint64_t next_gc = 0;
 	pthread_mutex_lock(&db->mu);
 	while (!db->stop) {
 		uint64_t now = clock_mono_ns();
 		bool flush = db->nimm > 0 && !db->fenced;
-		bool compact = db_compaction_due_locked(db);
 		bool gc = now >= next_gc && !db->fenced;
-		if (backoff_ms || (!flush && !compact && !gc)) {
-			wait_locked(db, backoff_ms ? backoff_ms : 1000);
-			backoff_ms = 0;
+		if (!flush && !gc) {
+			sleep_until_locked(db, next_gc > now ? next_gc : now + 1000000000ull, true);
 			continue;
 		}
 		pthread_mutex_unlock(&db->mu);
 		int r = 0;
-		if (flush)
-			r = db_flush_oldest(db);
-		else if (compact)
-			r = db_compact_once(db, false);
-		else {
+		if (flush) {
+			r = db_flush_oldest(db, UINT64_MAX);
+		} else {
 			lsm_collect_garbage(db);
 			uint64_t period = db->o.gc_grace_ms / 4;
-			if (period > 5000)
-				period = 5000;
-			if (period < 100)
-				period = 100;
+			period = period > 5000 ? 5000 : period < 100 ? 100 : period;
 			next_gc = clock_mono_ns() + period * 1000000ull;
 		}
 		pthread_mutex_lock(&db->mu);
 		if (r < 0 && r != -EROFS) {
-			log_warn("lsm: background %s failed (%s); retrying in 1 s",
-				 flush ? "flush" : "compaction", strerror(-r));
-			backoff_ms = 1000;
-		} else if (!flush && compact && r == 0) {
+			log_warn("lsm: background flush failed (%s); retrying in 1 s", strerror(-r));
+			sleep_until_locked(db, clock_mono_ns() + 1000000000ull, false);
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+/* Runs compactions, on its own so that flushes never starve it. */
+static void *compactor_main(void *arg)
+{
+	lsm *db = arg;
+	pthread_mutex_lock(&db->mu);
+	while (!db->stop) {
+		if (!db_compaction_due_locked(db)) {
+			sleep_until_locked(db, clock_mono_ns() + 1000000000ull, true);
+			continue;
+		}
+		pthread_mutex_unlock(&db->mu);
+		int r = db_compact_once(db, false);
+		pthread_mutex_lock(&db->mu);
+		if (r < 0 && r != -EROFS) {
+			log_warn("lsm: background compaction failed (%s); retrying in 1 s",
+				 strerror(-r));
+			sleep_until_locked(db, clock_mono_ns() + 1000000000ull, false);
+		} else if (r == 0) {
 			/* Due but nothing could be picked (inputs not yet
 			 * committed): wait for a commit instead of spinning. */
-			backoff_ms = 1000;
+			sleep_until_locked(db, clock_mono_ns() + 1000000000ull, true);
 		}
 	}
 	pthread_mutex_unlock(&db->mu);
@@ -685,22 +745,23 @@ int lsm_refresh(lsm *db, bool *changed)
 		return -EINVAL;
 	if (db->o.checkpoint)
 		return 0; /* a checkpoint never changes */
+	pthread_mutex_lock(&db->refresh_mu);
+	int r = -EIO;
 	for (int attempt = 0; attempt < OPEN_RETRIES; attempt++) {
-		uint64_t seq, after;
+		uint64_t seq;
 		struct manifest m;
-		pthread_mutex_lock(&db->mu);
-		after = db->manifest_seq;
-		pthread_mutex_unlock(&db->mu);
-		int r = manifest_find_latest(db->o.store, after, &seq);
-		if (r == -ENOENT)
-			return 0;
+		r = manifest_find_latest(db->o.store, db->manifest_seq, &seq);
+		if (r == -ENOENT) {
+			r = 0;
+			break;
+		}
 		if (r < 0)
-			return r;
+			break;
 		r = manifest_load(db->o.store, db->key, seq, &m);
 		if (r == -ENOENT)
-			continue;
+			continue; /* pruned between list and get */
 		if (r < 0)
-			return r;
+			break;
 		pthread_mutex_lock(&db->mu);
 		adopt_manifest_locked(db, &m);
 		db_checkpoints_free(db);
@@ -708,9 +769,10 @@ int lsm_refresh(lsm *db, bool *changed)
 		r = db_load_checkpoints(db, &m);
 		manifest_free(&m);
 		*changed = true;
-		return r;
+		break;
 	}
-	return -EIO;
+	pthread_mutex_unlock(&db->refresh_mu);
+	return r;
 }
 
 void lsm_stats(lsm *db, struct lsm_stats *st)

@@ -30,6 +30,7 @@ struct sst_writer {
 	size_t nhashes, cap_hashes;
 	struct buf smallest, largest;
 	uint64_t entries;
+	int error;               /* first failure; reported by finish */
 };
 
 void sst_object_name(uint64_t id, char name[SST_NAME_MAX])
@@ -97,10 +98,15 @@ static int flush_block(struct sst_writer *w)
 	uint64_t off, len;
 	if (w->bb.count == 0)
 		return 0;
+	if (w->error)
+		return w->error;
 	block_builder_finish(&w->bb);
 	int r = seal_unit(w, SST_BLOCK_DATA, w->bb.data.data, w->bb.data.len, &off, &len);
-	if (r < 0)
+	if (r < 0) {
+		/* The builder now holds a finished block: never reuse it. */
+		w->error = r;
 		return r;
+	}
 	buf_put_bytes(&w->index, w->bb.last_key.data, w->bb.last_key.len);
 	buf_put_varint(&w->index, off);
 	buf_put_varint(&w->index, len);
@@ -122,9 +128,8 @@ void sst_writer_add(struct sst_writer *w, enum lsm_kind kind, const void *key, s
 	w->hashes[w->nhashes++] = bloom_hash(key, klen);
 	block_builder_add(&w->bb, kind, key, klen, val, vlen);
 	w->entries++;
-	/* A block error can only come from an absurd size; it is reported
-	 * again by finish, which re-checks. */
-	if (block_builder_size(&w->bb) >= w->env.block_bytes)
+	/* A failure is kept in w->error and returned by finish. */
+	if (!w->error && block_builder_size(&w->bb) >= w->env.block_bytes)
 		(void)flush_block(w);
 }
 
