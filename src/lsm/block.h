@@ -39,19 +39,45 @@ size_t block_builder_size(const struct block_builder *bb);
 void block_builder_finish(struct block_builder *bb);
 void block_builder_reset(struct block_builder *bb);
 
-/* A parsed block: points into bytes the caller keeps alive. */
+/* A parsed block: points into bytes the caller keeps alive, plus a table
+ * of entry positions built by block_parse so that a lookup compares keys
+ * without decoding anything. */
+struct block_ent {
+	uint32_t koff;   /* key offset in data; the value follows the key */
+	uint32_t vlen;
+	uint16_t klen;
+	uint8_t kind;
+};
+
 struct block {
 	const uint8_t *data;
 	size_t len;
 	uint32_t count;
-	const uint8_t *offsets; /* count u32 LE */
+	struct block_ent *ents;
+	/* Hash index for point lookups: slot -> entry + 1 (0 = empty), open
+	 * addressing over bloom_hash() of the key; NULL if not built. */
+	uint16_t *hidx;
+	uint32_t hmask;
 };
 
-/* -EBADMSG if the bytes are not a well-formed block with sorted keys. */
+/* -EBADMSG if the bytes are not a well-formed block with sorted keys.  On
+ * success free the entry table with block_release(). */
 int block_parse(struct block *b, const uint8_t *data, size_t len);
-void block_entry(const struct block *b, uint32_t i, enum lsm_kind *kind, const uint8_t **key,
-		 size_t *klen, const uint8_t **val, size_t *vlen);
+void block_release(struct block *b);
+static inline void block_entry(const struct block *b, uint32_t i, enum lsm_kind *kind,
+			       const uint8_t **key, size_t *klen, const uint8_t **val, size_t *vlen)
+{
+	const struct block_ent *e = &b->ents[i];
+	*kind = (enum lsm_kind)e->kind;
+	*key = b->data + e->koff;
+	*klen = e->klen;
+	*val = *key + e->klen;
+	*vlen = e->vlen;
+}
 /* Index of the first entry with key >= target (count if none). */
 uint32_t block_seek(const struct block *b, const void *key, size_t klen);
+/* Index of the entry with exactly this key (hash = bloom_hash(key)), or
+ * count: one probe of the hash index instead of a binary search. */
+uint32_t block_find(const struct block *b, const void *key, size_t klen, uint64_t hash);
 
 #endif

@@ -13,6 +13,7 @@
 struct cblock {
 	_Atomic int refs;        /* users + 1 while in the cache */
 	bool in_cache;
+	uint64_t tick;           /* shard tick when last moved to the front */
 	uint64_t id, off;
 	size_t charge;
 	struct block blk;
@@ -26,6 +27,7 @@ struct shard {
 	struct cblock **table;
 	size_t nbuckets, count;
 	struct cblock lru;       /* sentinel */
+	uint64_t tick;           /* counts insertions */
 	size_t bytes, capacity;
 	_Atomic uint64_t hits, misses;
 };
@@ -58,6 +60,7 @@ struct block_cache *block_cache_new(size_t capacity)
 
 static void cblock_destroy(struct cblock *cb)
 {
+	block_release(&cb->blk);
 	free(cb->bytes);
 	free(cb);
 }
@@ -155,9 +158,13 @@ struct cblock *block_cache_lookup(struct block_cache *bc, uint64_t id, uint64_t 
 		cb = cb->hnext;
 	if (cb) {
 		atomic_fetch_add(&cb->refs, 1);
-		if (s->lru.next != cb) {
+		/* Lazy promotion: move to the front only once it has drifted
+		 * a quarter of the way back, so a hot block's hits do not
+		 * rewrite list neighbours (cache lines) every time. */
+		if (s->tick - cb->tick > s->count / 4 + 1) {
 			lru_unlink(cb);
 			lru_push(s, cb);
+			cb->tick = s->tick;
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -199,6 +206,7 @@ struct cblock *block_cache_insert(struct block_cache *bc, uint64_t id, uint64_t 
 	*b = cb;
 	s->count++;
 	lru_push(s, cb);
+	cb->tick = ++s->tick;
 	s->bytes += cb->charge;
 	evict(s);
 	pthread_mutex_unlock(&s->mu);

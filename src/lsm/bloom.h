@@ -1,6 +1,7 @@
 /* bloom.h -- the per-SST bloom filter that lets a point get skip an SST.
  *
- * Built from the XXH3 64-bit hash of each key; probes use double hashing.
+ * Built from the XXH3 64-bit hash of each key; blocked: every probe of a
+ * key falls in one 64-byte line.
  * Serialised form: k u8, then the bit array.  10 bits per key and k = 7
  * give about 1% false positives. */
 #ifndef BUCKETFS_LSM_BLOOM_H
