@@ -165,11 +165,13 @@ static void build_manifest_locked(lsm *db, uint64_t durable, uint64_t now, struc
 	 * from now on; record them so a crash cannot lose track of them. */
 	for (size_t i = 0; i < db->npending; i++)
 		manifest_add_obsolete(m, db->pending[i]->id, now);
+	for (size_t i = 0; i < db->nstarts; i++)
+		manifest_add_start(m, db->starts[i]);
 }
 
 /* EEXIST on our next manifest: a lost acknowledgement of our own earlier
  * write, or another writer.  Returns 1 if it was ours. */
-static int manifest_is_ours(lsm *db, uint64_t seq)
+int db_manifest_is_ours(lsm *db, uint64_t seq)
 {
 	struct manifest other;
 	int r = manifest_load(db->o.store, db->key, seq, &other);
@@ -218,7 +220,7 @@ int db_write_manifest(lsm *db, uint64_t durable)
 
 		int r = manifest_store(db->o.store, db->key, &m);
 		if (r == -EEXIST) {
-			int ours = manifest_is_ours(db, m.seq);
+			int ours = db_manifest_is_ours(db, m.seq);
 			pthread_mutex_lock(&db->mu);
 			if (ours == 1) {
 				db->manifest_seq = m.seq;

@@ -392,6 +392,11 @@ int lsm_compact(lsm *db, bool full)
 {
 	if (!db->writer)
 		return -EROFS;
+	pthread_mutex_lock(&db->mu);
+	bool fenced = db->fenced;
+	pthread_mutex_unlock(&db->mu);
+	if (fenced)
+		return -EROFS;
 	int r = 0;
 	if (full) {
 		/* One full merge, then the normal policy for what remains. */

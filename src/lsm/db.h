@@ -67,6 +67,8 @@ struct lsm {
 	size_t npending;
 	uint64_t *manifests;     /* manifest seqs known to exist, ascending */
 	size_t nmanifests;
+	uint64_t *starts;        /* epoch-start manifests: never deleted */
+	size_t nstarts;
 	bool fenced;
 	bool manifest_dirty;     /* the version changed without a manifest */
 	struct buf compact_ptr[LSM_LEVELS];
@@ -88,6 +90,9 @@ int db_flush_oldest(lsm *db, uint64_t upto);
 /* Write the next manifest covering `durable` (commit_mu held). */
 int db_write_manifest(lsm *db, uint64_t durable);
 void db_add_manifest_seq_locked(lsm *db, uint64_t seq);
+/* After EEXIST on our next manifest: 1 if it is ours (a lost reply), 0 if
+ * another writer's (logged: we are fenced), or an error. */
+int db_manifest_is_ours(lsm *db, uint64_t seq);
 
 /* compaction.c */
 bool db_compaction_due_locked(lsm *db);

@@ -175,6 +175,9 @@ static bool manifest_pinned_locked(lsm *db, uint64_t seq)
 	for (size_t i = 0; i < db->ncps; i++)
 		if (db->cps[i].manifest_seq == seq)
 			return true;
+	for (size_t i = 0; i < db->nstarts; i++)
+		if (db->starts[i] == seq)
+			return true; /* fences writers that have not noticed yet */
 	return false;
 }
 
@@ -261,13 +264,21 @@ static int check_still_writer(lsm *db)
 		manifest_name(next, name);
 		r = objstore_head(db->o.store, name, &info);
 		if (r == 0) {
-			log_error("lsm: fenced out: %s exists in %s, written by another writer; this "
-				  "instance stops writing", name, objstore_url(db->o.store));
+			/* Ours after a lost reply, or another writer's. */
+			int ours = db_manifest_is_ours(db, next);
 			pthread_mutex_lock(&db->mu);
-			db->fenced = true;
-			pthread_cond_broadcast(&db->cond);
+			if (ours == 1) {
+				db->manifest_seq = next;
+				db_add_manifest_seq_locked(db, next);
+				r = 0;
+			} else if (ours == 0) {
+				db->fenced = true;
+				pthread_cond_broadcast(&db->cond);
+				r = -EROFS;
+			} else {
+				r = ours;
+			}
 			pthread_mutex_unlock(&db->mu);
-			r = -EROFS;
 		} else if (r == -ENOENT) {
 			r = 0;
 		}
@@ -282,7 +293,10 @@ int lsm_collect_garbage(lsm *db)
 		return -EROFS;
 	pthread_mutex_lock(&db->mu);
 	bool work = db->nobs > 0 || db->nmanifests > db->o.manifests_kept;
+	bool fenced = db->fenced;
 	pthread_mutex_unlock(&db->mu);
+	if (fenced)
+		return -EROFS;
 	if (!work)
 		return 0;
 	int r = check_still_writer(db);

@@ -435,6 +435,7 @@ static int take_over(lsm *db, struct manifest *m)
 			m->seq = 1;
 			m->epoch = 1;
 			m->created_ns = clock_wall_ns();
+			manifest_add_start(m, m->seq);
 		} else if (r < 0) {
 			return r;
 		} else {
@@ -446,6 +447,7 @@ static int take_over(lsm *db, struct manifest *m)
 			m->seq++;
 			m->epoch++;
 			m->created_ns = clock_wall_ns();
+			manifest_add_start(m, m->seq);
 		}
 		r = manifest_store(db->o.store, db->key, m);
 		if (r == 0)
@@ -472,6 +474,8 @@ static int open_writer(lsm *db)
 	adopt_manifest_locked(db, &m);
 	for (size_t i = 0; i < m.nobsolete; i++)
 		db_obsolete_add_locked(db, m.obsolete[i].id, m.obsolete[i].since_ns, NULL);
+	db->starts = xmemdup(m.starts, m.nstarts * sizeof *m.starts);
+	db->nstarts = m.nstarts;
 	pthread_mutex_unlock(&db->mu);
 	r = db_load_checkpoints(db, &m);
 	manifest_free(&m);
@@ -634,6 +638,7 @@ void lsm_close(lsm *db)
 	free(db->pending);
 	db_checkpoints_free(db);
 	free(db->manifests);
+	free(db->starts);
 	for (int l = 0; l < LSM_LEVELS; l++)
 		buf_free(&db->compact_ptr[l]);
 	block_cache_free(db->cache);

@@ -58,6 +58,12 @@ void manifest_add_obsolete(struct manifest *m, uint64_t id, uint64_t since_ns)
 	m->nobsolete++;
 }
 
+void manifest_add_start(struct manifest *m, uint64_t seq)
+{
+	m->starts = xrealloc(m->starts, (m->nstarts + 1) * sizeof *m->starts);
+	m->starts[m->nstarts++] = seq;
+}
+
 void manifest_free(struct manifest *m)
 {
 	for (size_t i = 0; i < m->nfiles; i++) {
@@ -69,6 +75,7 @@ void manifest_free(struct manifest *m)
 	free(m->files);
 	free(m->checkpoints);
 	free(m->obsolete);
+	free(m->starts);
 	memset(m, 0, sizeof *m);
 }
 
@@ -114,6 +121,9 @@ int manifest_encode(const struct manifest *m, const uint8_t key[CRYPT_KEY_BYTES]
 		buf_put_be64(&b, m->obsolete[i].id);
 		buf_put_varint(&b, m->obsolete[i].since_ns);
 	}
+	buf_put_varint(&b, m->nstarts);
+	for (size_t i = 0; i < m->nstarts; i++)
+		buf_put_varint(&b, m->starts[i]);
 	manifest_ad(m->seq, ad);
 	int r = unit_seal(key, c, ad, sizeof ad, b.data, b.len, out);
 	buf_free(&b);
@@ -173,6 +183,11 @@ static int decode_body(struct rd *r, struct manifest *m)
 		uint64_t id = rd_be64(r), since = rd_varint(r);
 		manifest_add_obsolete(m, id, since);
 	}
+	n = rd_varint(r);
+	if (r->err || n > rd_left(r))
+		return -EBADMSG;
+	for (uint64_t i = 0; i < n; i++)
+		manifest_add_start(m, rd_varint(r));
 	return r->err || rd_left(r) ? -EBADMSG : 0;
 }
 

@@ -6,8 +6,14 @@
  *   | files: id, level, size, meta offset, entries, min/max LSM seq, key range
  *   | checkpoints: name, pinned manifest seq, created ns
  *   | obsolete SSTs awaiting deletion: id, since ns
+ *   | epoch starts: seq of every manifest that began a writer epoch
  * Manifests are only ever written with put_if_absent (manifest_store), which
- * is what fences a second writer.  The newest manifest is the state. */
+ * is what fences a second writer.  The newest manifest is the state.
+ *
+ * A manifest that starts an epoch is never deleted: a fenced writer that
+ * has not noticed yet will next try to write exactly the seq after its own
+ * last manifest, which is always some later writer's epoch start, and its
+ * put_if_absent must keep failing there however much else is pruned. */
 #ifndef BUCKETFS_LSM_MANIFEST_H
 #define BUCKETFS_LSM_MANIFEST_H
 
@@ -51,6 +57,8 @@ struct manifest {
 	size_t ncheckpoints;
 	struct manifest_obsolete *obsolete;
 	size_t nobsolete;
+	uint64_t *starts;
+	size_t nstarts;
 };
 
 void manifest_name(uint64_t seq, char name[MANIFEST_NAME_MAX]);
@@ -61,6 +69,7 @@ struct manifest_file *manifest_add_file(struct manifest *m);
 void manifest_add_checkpoint(struct manifest *m, const char *name, uint64_t seq,
 			     uint64_t created_ns);
 void manifest_add_obsolete(struct manifest *m, uint64_t id, uint64_t since_ns);
+void manifest_add_start(struct manifest *m, uint64_t seq);
 void manifest_free(struct manifest *m);
 
 int manifest_encode(const struct manifest *m, const uint8_t key[CRYPT_KEY_BYTES], struct buf *out);
