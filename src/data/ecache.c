@@ -189,7 +189,8 @@ void ecache_put(struct ecache *ec, uint64_t ino, uint64_t ext, const void *raw,
 	e->ino = ino;
 	e->ext = ext;
 	e->len = raw_len;
-	memcpy(e->data, raw, raw_len);
+	if (raw_len)
+		memcpy(e->data, raw, raw_len);
 	pthread_mutex_lock(&s->mu);
 	if (gen != ECACHE_ALWAYS && ecache_gen(ec, ino) != gen) {
 		pthread_mutex_unlock(&s->mu);
