@@ -11,7 +11,10 @@
 #include <cmocka.h>
 
 #include "crypt/aead.h"
+#include <pthread.h>
+
 #include "data/data.h"
+#include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
 #include "testutil.h"
@@ -334,6 +337,100 @@ static void test_checkpoint_pins_and_gc_reclaims(void **state)
 	fs_done(&f);
 }
 
+struct writer_arg {
+	struct fs *f;
+	int stop;
+	int commits;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct writer_arg *w = arg;
+	uint8_t buf[40000];
+	struct test_rng rng = { 7 };
+	for (int i = 0; !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); i++) {
+		/* Incompressible, so segments fill and uploads queue up. */
+		test_rng_fill(&rng, buf, sizeof buf);
+		write_commit(w->f, 30 + i % 5, (uint64_t)(i % 17) * 50000, buf, sizeof buf);
+		w->commits++;
+	}
+	return NULL;
+}
+
+/* Every segment that the newest manifest references through an extent
+ * key exists in the store. */
+static void check_manifest_segments_exist(struct fs *f)
+{
+	struct lsm_options ro = f->lo;
+	lsm *view;
+	struct lsm_iter *it;
+	ro.read_only = true;
+	ro.background = false;
+	assert_int_equal(lsm_open(&ro, &view), 0);
+	assert_int_equal(lsm_iter_new(view, "E", 1, NULL, 0, &it), 0);
+	int n = 0;
+	for (; lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t vl;
+		const uint8_t *v = lsm_iter_value(it, &vl);
+		struct frame_loc loc;
+		char name[SEGMENT_NAME_MAX];
+		struct objstore_info info;
+		assert_int_equal(frame_loc_decode(v, vl, &loc), 0);
+		segment_name(loc.epoch, loc.counter, name);
+		assert_int_equal(objstore_head(f->st, name, &info), 0);
+		assert_true(loc.off + loc.len <= info.size);
+		n++;
+	}
+	assert_int_equal(lsm_iter_status(it), 0);
+	lsm_iter_free(it);
+	lsm_close(view);
+}
+
+static void test_manifest_never_names_missing_segment(void **state)
+{
+	struct fs f;
+	objstore *inner;
+	char url[64];
+	memset(&f, 0, sizeof f);
+	snprintf(url, sizeof url, "memory://test-data-inv-%d", (int)getpid());
+	assert_int_equal(objstore_open(url, &inner), 0);
+	/* Slow uploads so barriers race with writers and sealing. */
+	struct objstore_fault_config fc = { .ops = OBJSTORE_OP_PUT, .latency_us = 30000, .seed = 1 };
+	objstore *slow;
+	assert_int_equal(objstore_fault_wrap(inner, &fc, &slow), 0);
+	snprintf(f.url, sizeof f.url, "%s", url);
+	f.st = slow;
+	lsm_options_default(&f.lo);
+	f.lo.store = slow;
+	f.lo.create = true;
+	f.lo.memtable_bytes = 64 << 10;
+	memset(f.lo.key, 7, sizeof f.lo.key);
+	data_options_default(&f.dopt);
+	f.dopt.store = slow;
+	memset(f.dopt.key, 9, sizeof f.dopt.key);
+	memcpy(f.dopt.meta_key, f.lo.key, sizeof f.dopt.meta_key);
+	f.dopt.flush_interval_ms = 5;
+	f.dopt.gc_interval_ms = 0;
+	f.dopt.segment_bytes = 200 << 10;
+	/* One upload thread: sealed segments queue up behind each other, so
+	 * a barrier that did not wait for them would commit well before
+	 * they are stored. */
+	f.dopt.upload_threads = 1;
+	fs_open(&f);
+	struct writer_arg w = { &f, 0, 0 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, writer_thread, &w), 0);
+	for (int round = 0; round < 40; round++) {
+		usleep(5000);
+		check_manifest_segments_exist(&f);
+	}
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	printf("# %d commits raced with periodic barriers\n", w.commits);
+	assert_true(w.commits > 10);
+	fs_done(&f);
+}
+
 int main(void)
 {
 	crypt_init();
@@ -347,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_reads_come_from_store_after_reopen),
 		cmocka_unit_test(test_unflushed_writes_lost_as_suffix),
 		cmocka_unit_test(test_checkpoint_pins_and_gc_reclaims),
+		cmocka_unit_test(test_manifest_never_names_missing_segment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
