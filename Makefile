@@ -14,7 +14,7 @@ CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
             -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
             -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(SAN)
-LIBS     := -lsodium -lzstd -llz4 -lxxhash -lpthread -lm
+LIBS     := -lsodium -lzstd -llz4 -lxxhash -lcurl -lcrypto -lpthread -lm
 TESTLIBS := -lcmocka
 
 LAYERS   := util store crypt lsm data

@@ -3,8 +3,10 @@
 # Idempotent: when everything is present it only runs dpkg-query (fast).
 set -eu
 
-PKGS="build-essential pkg-config perl
-      libsodium-dev libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev"
+PKGS="build-essential pkg-config perl curl uuid-runtime
+      libsodium-dev libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev
+      libcurl4-openssl-dev libssl-dev
+      radosgw ceph-mon ceph-osd ceph-common"
 
 missing=""
 for p in $PKGS; do
