@@ -13,6 +13,7 @@
 
 struct entry {
 	uint64_t ino, ext;
+	uint64_t tick;            /* shard tick when last moved to the front */
 	uint32_t len;
 	struct entry *hnext, *prev, *next;
 	uint8_t data[];
@@ -23,6 +24,7 @@ struct shard {
 	struct entry **table;
 	size_t nbuckets, count, bytes, capacity;
 	struct entry lru;
+	uint64_t tick;            /* counts insertions */
 };
 
 struct ecache {
@@ -125,9 +127,12 @@ static struct entry *lookup(struct ecache *ec, uint64_t ino, uint64_t ext, struc
 	*sp = s;
 	pthread_mutex_lock(&s->mu);
 	struct entry *e = *slot(s, h, ino, ext);
-	if (e && s->lru.next != e) {
+	/* Lazy promotion: a hit moves the entry to the front only once it
+	 * has drifted a quarter of the way back, so hot hits write nothing. */
+	if (e && s->tick - e->tick > s->count / 4 + 1) {
 		lru_unlink(e);
 		lru_push(s, e);
+		e->tick = s->tick;
 	}
 	atomic_fetch_add_explicit(e ? &ec->hits : &ec->misses, 1, memory_order_relaxed);
 	return e;
@@ -206,6 +211,7 @@ void ecache_put(struct ecache *ec, uint64_t ino, uint64_t ext, const void *raw,
 	e->hnext = NULL;
 	*pp = e;
 	lru_push(s, e);
+	e->tick = ++s->tick;
 	s->count++;
 	s->bytes += sizeof *e + raw_len;
 	while (s->bytes > s->capacity && s->lru.prev != &s->lru) {
