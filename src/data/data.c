@@ -541,6 +541,23 @@ int data_txn_commit(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
 
 /* ---- reads ---- */
 
+static int read_frame_direct(struct data *d, const struct frame_loc *loc, struct buf *frame)
+{
+	char name[SEGMENT_NAME_MAX];
+	void *p;
+	size_t n;
+	segment_name(loc->epoch, loc->counter, name);
+	int r = objstore_get(d->st, name, loc->off, loc->len, &p, &n);
+	if (r < 0) {
+		log_error("data: read %s bytes %" PRIu64 "+%u from %s: %s", name, loc->off, loc->len,
+			  objstore_url(d->st), r == -ENOENT ? "object missing" : strerror(-r));
+		return r == -ENOENT || r == -ERANGE ? -EIO : r;
+	}
+	buf_set(frame, p, n);
+	free(p);
+	return 0;
+}
+
 int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, uint64_t ext,
 		    struct buf *raw)
 {
@@ -567,11 +584,12 @@ int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, u
 		r = frame_open(d->key, loc, ino, ext, frame.data, frame.len, raw);
 	if (r == -EBADMSG && from_cache) {
 		/* A damaged cache copy must not hide good data: drop the
-		 * cached parts and read once more from the store. */
+		 * cached parts and read this frame straight from the store
+		 * (a readahead may still hold the damaged part for a moment). */
 		pcache_drop_segment(d->pc, loc->epoch, loc->counter);
-		r = pcache_read(d->pc, loc->epoch, loc->counter, loc->off, loc->len, frame.data);
+		r = read_frame_direct(d, loc, &frame);
 		if (r == 0)
-			r = frame_open(d->key, loc, ino, ext, frame.data, loc->len, raw);
+			r = frame_open(d->key, loc, ino, ext, frame.data, frame.len, raw);
 	}
 	if (r == -EBADMSG) {
 		char name[SEGMENT_NAME_MAX];
