@@ -192,35 +192,22 @@ static bool in_range_delete(const struct data_txn *t, uint64_t ino, uint64_t ext
 	return false;
 }
 
+static int load_extent(struct data *d, uint64_t ino, uint64_t ext, struct buf *raw, bool ra);
+
 /* Current content of an extent as committed (not as staged). */
 static int read_committed(struct data *d, uint64_t ino, uint64_t ext, uint8_t *raw, uint32_t *len)
 {
 	if (ecache_get(d->ec, ino, ext, raw, len))
 		return 0;
 	uint64_t gen = ecache_gen(d->ec, ino);
-	uint8_t key[17];
-	struct buf val = BUF_INIT, out = BUF_INIT;
-	struct frame_loc loc;
-	data_extent_key(key, ino, ext);
-	int r = lsm_get(d->db, key, sizeof key, &val);
-	if (r == -ENOENT) {
-		*len = 0;
-		ecache_put(d->ec, ino, ext, NULL, 0, gen);
-		r = 0;
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	r = frame_loc_decode(val.data, val.len, &loc);
-	if (r == 0)
-		r = data_load_frame(d, &loc, ino, ext, &out);
+	struct buf out = BUF_INIT;
+	int r = load_extent(d, ino, ext, &out, false);
 	if (r == 0) {
-		memcpy(raw, out.data, out.len);
+		if (out.len)
+			memcpy(raw, out.data, out.len);
 		*len = (uint32_t)out.len;
 		ecache_put(d->ec, ino, ext, raw, *len, gen);
 	}
-out:
-	buf_free(&val);
 	buf_free(&out);
 	return r;
 }
@@ -406,6 +393,14 @@ static int retire_old(struct data *d, const uint8_t *key, struct commit_ctx *c, 
 	return r;
 }
 
+static bool covered_earlier(const struct data_txn *t, size_t upto, uint64_t ino, uint64_t ext)
+{
+	for (size_t j = 0; j < upto; j++)
+		if (t->rd[j].ino == ino && ext >= t->rd[j].from && ext < t->rd[j].to)
+			return true;
+	return false;
+}
+
 static int commit_range_deletes(struct data_txn *t, struct lsm_batch *b, struct commit_ctx *c)
 {
 	for (size_t i = 0; i < t->nrd; i++) {
@@ -425,6 +420,8 @@ static int commit_range_deletes(struct data_txn *t, struct lsm_batch *b, struct 
 			struct frame_loc loc;
 			if (kl != 17 || be64_get(k + 9) >= rd->to)
 				break;
+			if (covered_earlier(t, i, rd->ino, be64_get(k + 9)))
+				continue; /* already retired and deleted */
 			if (frame_loc_decode(v, vl, &loc) == 0)
 				delta_add(c, loc.epoch, loc.counter, -(int64_t)loc.len);
 			lsm_batch_delete(b, k, kl);
@@ -532,6 +529,7 @@ int data_txn_commit(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
 			ecache_drop(d->ec, t->st[i].ino, t->st[i].ext);
 	}
 	pthread_mutex_unlock(&d->seg_mu);
+	upload_wait_room(d->up);
 	free(c.dropped);
 	free(c.deltas);
 	if (!caller)
@@ -582,7 +580,7 @@ int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, u
 	}
 	if (r == 0)
 		r = frame_open(d->key, loc, ino, ext, frame.data, frame.len, raw);
-	if (r == -EBADMSG && from_cache) {
+	if ((r == -EBADMSG || r == -EIO) && from_cache) {
 		/* A damaged cache copy must not hide good data: drop the
 		 * cached parts and read this frame straight from the store
 		 * (a readahead may still hold the damaged part for a moment). */
@@ -619,44 +617,63 @@ static void readahead(struct data *d, uint64_t ino, uint64_t ext, const struct f
 				(size_t)win * PCACHE_PART_BYTES);
 }
 
+/* An extent's content (raw->len 0 for a hole) through its extent key.  If
+ * its segment is gone by the time we read it (GC moved the extent after
+ * we looked it up), look the key up once more. */
+static int load_extent(struct data *d, uint64_t ino, uint64_t ext, struct buf *raw, bool ra)
+{
+	uint8_t key[17];
+	struct buf val = BUF_INIT;
+	struct frame_loc loc, prev;
+	int r = 0;
+	data_extent_key(key, ino, ext);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = lsm_get(d->db, key, sizeof key, &val);
+		if (r == -ENOENT) {
+			buf_reset(raw);
+			r = 0;
+			break;
+		}
+		if (r < 0)
+			break;
+		r = frame_loc_decode(val.data, val.len, &loc);
+		if (r < 0) {
+			log_error("data: extent %" PRIu64 " of inode %" PRIu64 ": malformed location",
+				  ext, ino);
+			break;
+		}
+		if (attempt && !memcmp(&loc, &prev, sizeof loc)) {
+			r = -EIO; /* same place, still unreadable */
+			break;
+		}
+		if (ra && (loc.epoch != d->epoch || !d->writer))
+			readahead(d, ino, ext, &loc);
+		r = data_load_frame(d, &loc, ino, ext, raw);
+		if (r != -EIO)
+			break;
+		prev = loc;
+	}
+	buf_free(&val);
+	return r;
+}
+
 static int read_extent(struct data *d, uint64_t ino, uint64_t ext, uint32_t in, uint8_t *dst,
 		       uint32_t n)
 {
 	if (ecache_read(d->ec, ino, ext, in, dst, n))
 		return 0;
 	uint64_t gen = ecache_gen(d->ec, ino);
-	uint8_t key[17];
-	struct buf val = BUF_INIT, raw = BUF_INIT;
-	struct frame_loc loc;
-	data_extent_key(key, ino, ext);
-	int r = lsm_get(d->db, key, sizeof key, &val);
-	if (r == -ENOENT) {
-		memset(dst, 0, n);
-		ecache_put(d->ec, ino, ext, NULL, 0, gen);
-		r = 0;
-		goto out;
+	struct buf raw = BUF_INIT;
+	int r = load_extent(d, ino, ext, &raw, true);
+	if (r == 0) {
+		uint32_t have = in < raw.len ? (uint32_t)raw.len - in : 0;
+		if (have > n)
+			have = n;
+		if (have)
+			memcpy(dst, raw.data + in, have);
+		memset(dst + have, 0, n - have);
+		ecache_put(d->ec, ino, ext, raw.data, (uint32_t)raw.len, gen);
 	}
-	if (r < 0)
-		goto out;
-	r = frame_loc_decode(val.data, val.len, &loc);
-	if (r < 0) {
-		log_error("data: extent %" PRIu64 " of inode %" PRIu64 ": malformed location",
-			  ext, ino);
-		goto out;
-	}
-	if (loc.epoch != d->epoch || !d->writer)
-		readahead(d, ino, ext, &loc);
-	r = data_load_frame(d, &loc, ino, ext, &raw);
-	if (r < 0)
-		goto out;
-	uint32_t have = in < raw.len ? (uint32_t)raw.len - in : 0;
-	if (have > n)
-		have = n;
-	memcpy(dst, raw.data + in, have);
-	memset(dst + have, 0, n - have);
-	ecache_put(d->ec, ino, ext, raw.data, (uint32_t)raw.len, gen);
-out:
-	buf_free(&val);
 	buf_free(&raw);
 	return r;
 }
@@ -674,6 +691,14 @@ int data_read(struct data *d, uint64_t ino, uint64_t off, void *buf, size_t len)
 		dst += n;
 		len -= n;
 	}
+	return r;
+}
+
+int data_refresh(struct data *d, bool *changed)
+{
+	int r = lsm_refresh(d->db, changed);
+	if (r == 0 && *changed)
+		ecache_clear(d->ec); /* cached extents may have been rewritten */
 	return r;
 }
 

@@ -95,6 +95,11 @@ int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq);
  * read as zeros (the caller handles end of file). */
 int data_read(struct data *d, uint64_t ino, uint64_t off, void *buf, size_t len);
 
+/* Read-only instance (replica): follow the writer to the newest
+ * manifest (lsm_refresh) and forget cached extents it may have changed.
+ * Call this rather than lsm_refresh() directly. */
+int data_refresh(struct data *d, bool *changed);
+
 /* ---- durability ---- */
 /* Make every commit so far durable.  lineage 0 or this incarnation's:
  * a normal barrier.  Another lineage: 0 if that incarnation shut down

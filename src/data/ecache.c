@@ -232,6 +232,22 @@ void ecache_drop(struct ecache *ec, uint64_t ino, uint64_t ext)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void ecache_clear(struct ecache *ec)
+{
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &ec->shards[i];
+		pthread_mutex_lock(&s->mu);
+		while (s->lru.next != &s->lru) {
+			struct entry *e = s->lru.next;
+			remove_entry(s, slot(s, mix(e->ino, e->ext), e->ino, e->ext));
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	/* Readers that looked an extent up before the clear must not insert. */
+	for (size_t i = 0; i < GENS; i++)
+		atomic_fetch_add(&ec->gens[i], 1);
+}
+
 void ecache_counts(struct ecache *ec, uint64_t *hits, uint64_t *misses)
 {
 	*hits = atomic_load(&ec->hits);

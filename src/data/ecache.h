@@ -34,6 +34,8 @@ bool ecache_get(struct ecache *ec, uint64_t ino, uint64_t ext, void *out, uint32
 void ecache_put(struct ecache *ec, uint64_t ino, uint64_t ext, const void *raw,
 		uint32_t raw_len, uint64_t gen);
 void ecache_drop(struct ecache *ec, uint64_t ino, uint64_t ext);
+/* Forget everything (a replica moved to a newer manifest). */
+void ecache_clear(struct ecache *ec);
 void ecache_counts(struct ecache *ec, uint64_t *hits, uint64_t *misses);
 
 #endif

@@ -303,6 +303,7 @@ static int rewrite(struct data *d, struct moved *mv, size_t n, struct data_gc_re
 				atomic_fetch_add(&d->commits, 1);
 		}
 		pthread_mutex_unlock(&d->seg_mu);
+		upload_wait_room(d->up);
 		lsm_batch_free(b);
 		if (r > 0)
 			r = 0;
@@ -346,7 +347,9 @@ static int sweep_one(void *arg, const struct objstore_entry *e)
 	bool known = data_seginfo_locked(d, epoch, counter, false) != NULL ||
 		     (d->open && segment_counter(d->open) == counter && epoch == d->epoch);
 	pthread_mutex_unlock(&d->seg_mu);
-	if (!known && !segset_has(s->pinned, epoch, counter) && epoch != d->epoch)
+	/* Only older epochs: a newer writer's segments are not ours to judge
+	 * (we may be fenced without knowing it yet). */
+	if (!known && !segset_has(s->pinned, epoch, counter) && epoch < d->epoch)
 		segset_add(&s->orphans, epoch, counter);
 	return 0;
 }
@@ -413,11 +416,18 @@ int data_gc(struct data *d, struct data_gc_report *rep)
 	if (sparse.n == 1 && tiny == 1)
 		sparse.n = 0;
 
-	for (size_t i = 0; i < dead.n; i++)
+	/* Nothing is deleted on the word of commits that are not durable:
+	 * a crash would bring back a state that still points there.  (And a
+	 * fenced writer's barrier fails, so it deletes nothing.)  Nothing
+	 * revives a dead segment, so what the barrier made durable stays
+	 * true while we delete. */
+	r = data_barrier(d, 0);
+	for (size_t i = 0; r == 0 && i < dead.n; i++)
 		collect_dead(d, dead.v[i].epoch, dead.v[i].counter, rep);
-	if (sparse.n)
+	if (r == 0)
+		sweep_orphans(d, &pinned, now, rep);
+	if (r == 0 && sparse.n)
 		r = repack(d, &sparse, rep);
-	sweep_orphans(d, &pinned, now, rep);
 	if (r == 0)
 		r = data_barrier(d, 0);
 	if (rep->segments_deleted || rep->segments_repacked)

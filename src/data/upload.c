@@ -179,8 +179,6 @@ void upload_submit(struct uploader *u, struct segment *s)
 	struct job *j = xcalloc(1, sizeof *j);
 	j->seg = s;
 	pthread_mutex_lock(&u->mu);
-	while (u->count >= u->max_in_flight && !u->stop)
-		pthread_cond_wait(&u->done, &u->mu);
 	j->ticket = u->next_ticket++;
 	struct job **pp = &u->jobs;
 	while (*pp)
@@ -202,6 +200,14 @@ int upload_read_frame(struct uploader *u, const struct frame_loc *loc, struct bu
 		}
 	pthread_mutex_unlock(&u->mu);
 	return r;
+}
+
+void upload_wait_room(struct uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	while (u->count > u->max_in_flight && !u->stop)
+		pthread_cond_wait(&u->done, &u->mu);
+	pthread_mutex_unlock(&u->mu);
 }
 
 bool upload_holds(struct uploader *u, uint64_t epoch, uint64_t counter)

@@ -3,8 +3,10 @@
  * A sealed segment handed to the uploader stays in RAM, readable through
  * upload_read_frame(), until a put of it has succeeded; a failed put is
  * retried with backoff for as long as it takes (data is never dropped).
- * upload_submit() blocks while `max_in_flight` segments are waiting, so
- * writers slow down to the store's pace instead of filling RAM.
+ * upload_submit() never blocks (it is called under the data plane's
+ * segment lock, which readers also take); writers call upload_wait_room()
+ * afterwards, outside their locks, and so slow down to the store's pace
+ * instead of filling RAM.
  *
  * Threads: upload_new() starts `threads` upload threads. */
 #ifndef BUCKETFS_DATA_UPLOAD_H
@@ -22,8 +24,10 @@ struct uploader *upload_new(objstore *st, unsigned threads, unsigned max_in_flig
 /* Stops the threads; segments not yet uploaded are dropped (a crash would
  * drop them too).  Call upload_drain() first for a clean stop. */
 void upload_free(struct uploader *u);
-/* Takes ownership of the sealed segment. */
+/* Takes ownership of the sealed segment; never blocks. */
 void upload_submit(struct uploader *u, struct segment *s);
+/* Block while more than max_in_flight segments await upload. */
+void upload_wait_room(struct uploader *u);
 /* Copy a frame of a segment still held; -ENOENT if not held. */
 int upload_read_frame(struct uploader *u, const struct frame_loc *loc, struct buf *out);
 /* Is the segment still waiting for its upload? */
