@@ -247,6 +247,20 @@ int main(void)
 	}
 	double memcpy_med, memcpy_p99;
 	percentiles(lat, nreads, &memcpy_med, &memcpy_p99);
+	/* The fair floor: 4 KiB copied from a random place in 256 MiB of RAM,
+	 * which, like a cached extent, is not in the CPU caches. */
+	uint8_t *big = xmalloc(file_mb * CHUNK);
+	fill_random(big, file_mb * CHUNK);
+	for (size_t i = 0; i < nreads; i++) {
+		uint64_t b = rnd() % blocks;
+		uint64_t t0 = clock_mono_ns();
+		memcpy(dst, big + b * 4096, sizeof dst);
+		__asm__ volatile("" : : "r"(dst) : "memory");
+		lat[i] = clock_mono_ns() - t0;
+	}
+	free(big);
+	double ram_med, ram_p99;
+	percentiles(lat, nreads, &ram_med, &ram_p99);
 
 	/* Cold: a fresh instance, no RAM caches, reads from file:// store. */
 	fs_close(&f);
@@ -318,8 +332,8 @@ int main(void)
 	percentiles(lat, ncold, &pread_med, &pread_p99);
 
 	printf("random 4 KiB reads over a 256 MiB file\n");
-	printf("  warm read      median %8.0f ns  p99 %8.0f ns   (memcpy 4 KiB: median %.0f ns, p99 %.0f ns; ratio %.1fx)\n",
-	       warm_med, warm_p99, memcpy_med, memcpy_p99, warm_med / (memcpy_med ? memcpy_med : 1));
+	printf("  warm read      median %8.0f ns  p99 %8.0f ns   (memcpy 4 KiB hot: median %.0f ns; from a random place in 256 MiB: median %.0f ns, p99 %.0f ns; ratio %.2fx)\n",
+	       warm_med, warm_p99, memcpy_med, ram_med, ram_p99, warm_med / (ram_med ? ram_med : 1));
 	printf("  cold read      median %8.0f ns  p99 %8.0f ns   (pread from disk: median %.0f ns, p99 %.0f ns)\n",
 	       cold_med, cold_p99, pread_med, pread_p99);
 	printf("  barrier after a 4 KiB write: median %.2f ms, p99 %.2f ms (write+fsync 4 KiB: median %.2f ms)\n",
