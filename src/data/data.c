@@ -803,14 +803,9 @@ int data_checkpoint(struct data *d, const char *name)
 
 static void bg_wait(struct data *d, uint64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + ms * 1000000ull;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
 	pthread_mutex_lock(&d->bg_mu);
 	if (!d->stop)
-		pthread_cond_timedwait(&d->bg_cond, &d->bg_mu, &ts);
+		clock_cond_wait(&d->bg_cond, &d->bg_mu, ms * 1000000ull);
 	pthread_mutex_unlock(&d->bg_mu);
 }
 

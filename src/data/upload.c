@@ -68,16 +68,6 @@ static void remove_locked(struct uploader *u, struct job *j)
 	u->count--;
 }
 
-static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t t = (uint64_t)ts.tv_nsec + ns;
-	ts.tv_sec += (time_t)(t / 1000000000ull);
-	ts.tv_nsec = (long)(t % 1000000000ull);
-	pthread_cond_timedwait(c, m, &ts);
-}
-
 static int put_segment(struct uploader *u, struct segment *s)
 {
 	char name[SEGMENT_NAME_MAX];
@@ -94,7 +84,7 @@ static void *upload_main(void *arg)
 		struct job *j = pick_locked(u, clock_mono_ns(), &wait_ns);
 		if (!j) {
 			if (wait_ns)
-				timed_wait(&u->work, &u->mu, wait_ns);
+				clock_cond_wait(&u->work, &u->mu, wait_ns);
 			else
 				pthread_cond_wait(&u->work, &u->mu);
 			continue;
@@ -232,7 +222,7 @@ int upload_drain(struct uploader *u, uint64_t timeout_ms)
 			r = -ETIMEDOUT;
 			break;
 		}
-		timed_wait(&u->done, &u->mu, deadline - now);
+		clock_cond_wait(&u->done, &u->mu, deadline - now);
 	}
 	pthread_mutex_unlock(&u->mu);
 	return r;

@@ -135,12 +135,7 @@ static void slowdown(lsm *db)
 	pthread_mutex_lock(&db->mu);
 	if (db->bg_started && db_committed_l0_locked(db) >= L0_SLOWDOWN_FILES && !db->fenced) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		clock_deadline(&ts, 100000000);
 		while (db_committed_l0_locked(db) >= L0_SLOWDOWN_FILES && !db->fenced && !db->stop)
 			if (pthread_cond_timedwait(&db->cond, &db->mu, &ts) != 0)
 				break;
@@ -658,12 +653,7 @@ void lsm_close(lsm *db)
 
 static void wait_locked(lsm *db, uint64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + ms * 1000000ull;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
-	pthread_cond_timedwait(&db->cond, &db->mu, &ts);
+	clock_cond_wait(&db->cond, &db->mu, ms * 1000000ull);
 }
 
 /* Sleep until the absolute monotonic deadline, or until signalled when
