@@ -17,7 +17,7 @@ CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 LIBS     := -lsodium -lzstd -llz4 -lxxhash -lcurl -lcrypto -lpthread -lm
 TESTLIBS := -lcmocka
 
-LAYERS   := util store crypt lsm data
+LAYERS   := util store crypt lsm data fs
 LIBSRC   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLISRC   := $(wildcard src/cli/*.c)
