@@ -877,14 +877,19 @@ static void run_fail_points(bool after)
 	uint64_t calls = fail_point_run(seed, &cfg, &t);
 	uint64_t n = (uint64_t)test_env_long("LSM_FAULT_POINTS", (long)(calls > 30 ? calls : 30));
 	cfg.fail_after = after;
+	/* The number of store calls varies a little from run to run (the
+	 * background thread's timing): a point is owed a fault only in runs
+	 * that reached call N. */
+	uint64_t reached = 0;
 	for (cfg.fail_at = 1; cfg.fail_at <= n; cfg.fail_at++)
-		fail_point_run(seed, &cfg, &t);
+		reached += fail_point_run(seed, &cfg, &t) >= cfg.fail_at;
 	printf("# %s: the sequence makes %llu store calls; failed each of calls 1..%llu in turn: "
 	       "%llu faults injected, %llu flushes failed, %llu of those were durable anyway\n",
 	       after ? "store down from call N" : "call N fails", (unsigned long long)calls,
 	       (unsigned long long)n, (unsigned long long)t.injected,
 	       (unsigned long long)t.failed_flushes, (unsigned long long)t.landed);
-	assert_true(t.injected >= (n < calls ? n : calls));
+	assert_true(reached >= (n < calls ? n : calls) * 9 / 10);
+	assert_true(t.injected >= reached);
 }
 
 static void test_fault_each_call_fails(void **state)

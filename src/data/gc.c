@@ -319,7 +319,8 @@ static int repack(struct data *d, struct segset *victims, struct data_gc_report 
 	for (size_t i = 0; i < victims->n && r == 0; i++)
 		r = gather_live(d, victims->v[i].epoch, victims->v[i].counter, &mv, &n);
 	if (r == 0) {
-		qsort(mv, n, sizeof *mv, cmp_moved);
+		if (n)
+			qsort(mv, n, sizeof *mv, cmp_moved);
 		r = rewrite(d, mv, n, rep);
 		if (r == 0)
 			rep->segments_repacked += victims->n;
