@@ -37,6 +37,7 @@ void data_options_default(struct data_options *o)
 	o->gc_grace_ms = 10 * 60 * 1000;
 	o->gc_interval_ms = 60000;
 	o->gc_repack_below = 0.5;
+	o->gc_space_target = 1.25;
 	o->barrier_timeout_ms = 120000;
 }
 

@@ -65,6 +65,8 @@ struct data_options {
 	uint64_t gc_grace_ms;            /* before deleting a dead segment (10 min) */
 	uint64_t gc_interval_ms;         /* background GC period (default 60 s; 0 = off) */
 	double gc_repack_below;          /* repack segments less live than this (0.5) */
+	double gc_space_target;          /* then repack the emptiest until stored <=
+					    this x live (default 1.25) */
 	uint64_t barrier_timeout_ms;     /* give up waiting for uploads (120 s) */
 };
 

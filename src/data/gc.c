@@ -51,6 +51,19 @@ static bool segset_has(const struct segset *s, uint64_t epoch, uint64_t counter)
 	return false;
 }
 
+/* A segment that holds some garbage: a candidate for the space target. */
+struct garbage {
+	uint64_t epoch, counter, live, total;
+};
+
+/* Emptiest first. */
+static int cmp_garbage(const void *a, const void *b)
+{
+	const struct garbage *x = a, *y = b;
+	double fx = (double)x->live / (double)x->total, fy = (double)y->live / (double)y->total;
+	return fx < fy ? -1 : fx > fy;
+}
+
 struct pin_ctx {
 	struct data *d;
 	struct segset *pinned;
@@ -394,9 +407,16 @@ int data_gc(struct data *d, struct data_gc_report *rep)
 		goto out;
 
 	size_t tiny = 0;
+	struct garbage *cand = NULL;
+	size_t ncand = 0;
+	uint64_t stored = 0, live = 0;
 	pthread_mutex_lock(&d->seg_mu);
 	for (size_t b = 0; b < d->nbuckets; b++)
 		for (struct seginfo *s = d->segs[b]; s; s = s->next) {
+			if (s->live > 0) {
+				stored += s->total;
+				live += (uint64_t)s->live;
+			}
 			if (!s->sealed || upload_holds(d->up, s->epoch, s->counter))
 				continue;
 			rep->segments_scanned++;
@@ -407,15 +427,32 @@ int data_gc(struct data *d, struct data_gc_report *rep)
 					segset_add(&dead, s->epoch, s->counter);
 			} else if ((double)s->live < d->o.gc_repack_below * (double)s->total) {
 				segset_add(&sparse, s->epoch, s->counter);
+				stored -= s->total - (uint64_t)s->live;
 			} else if (s->total < d->o.segment_bytes / 8) {
 				segset_add(&sparse, s->epoch, s->counter);
 				tiny++;
+			} else if ((uint64_t)s->live < s->total) {
+				cand = xrealloc(cand, (ncand + 1) * sizeof *cand);
+				cand[ncand].epoch = s->epoch;
+				cand[ncand].counter = s->counter;
+				cand[ncand].live = (uint64_t)s->live;
+				cand[ncand].total = s->total;
+				ncand++;
 			}
 		}
 	pthread_mutex_unlock(&d->seg_mu);
 	/* A lone small segment is not worth rewriting: only merge several. */
 	if (sparse.n == 1 && tiny == 1)
 		sparse.n = 0;
+	/* Then the space target: repack the emptiest of the rest until what
+	 * is stored is within gc_space_target of what is live. */
+	if (ncand)
+		qsort(cand, ncand, sizeof *cand, cmp_garbage);
+	for (size_t i = 0; i < ncand && (double)stored > d->o.gc_space_target * (double)live; i++) {
+		segset_add(&sparse, cand[i].epoch, cand[i].counter);
+		stored -= cand[i].total - cand[i].live;
+	}
+	free(cand);
 
 	/* Nothing is deleted on the word of commits that are not durable:
 	 * a crash would bring back a state that still points there.  (And a
