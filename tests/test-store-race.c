@@ -3,6 +3,10 @@
  * fencing primitive), and readers during overwrites see whole objects,
  * never a mix or a prefix.
  *
+ * The thread races and the readers run against memory:// and file://, and
+ * also against BUCKETFS_TEST_STORE_URL when that is set (say an s3://
+ * bucket), below a key prefix of their own that is removed afterwards.
+ *
  * ROUNDS (env STORE_RACE_ROUNDS, default 50) sets how many races run. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +29,8 @@
 
 static char *dir;
 static char *file_url;
+static const char *env_url;  /* BUCKETFS_TEST_STORE_URL, NULL if unset */
+static char env_ns[64];      /* this run's key prefix in that store */
 static long rounds;
 
 /* What contender `id` writes: its id in every byte, a length of its own. */
@@ -103,15 +109,15 @@ static unsigned thread_race(objstore *st, const char *key)
 	return winner;
 }
 
-static void threads_race(const char *url)
+static void threads_race(const char *url, const char *ns)
 {
 	objstore *st;
-	char key[64];
+	char key[128];
 	long r;
 
 	assert_int_equal(objstore_open(url, &st), 0);
 	for (r = 0; r < rounds; r++) {
-		snprintf(key, sizeof key, "manifest/%020ld", r);
+		snprintf(key, sizeof key, "%smanifest/%020ld", ns, r);
 		assert_winner_stored(st, key, thread_race(st, key));
 	}
 	objstore_close(st);
@@ -121,13 +127,19 @@ static void test_put_if_absent_one_winner_among_threads_memory(void **state)
 {
 	(void)state;
 	objstore_memory_reset("race");
-	threads_race("memory://race");
+	threads_race("memory://race", "");
 }
 
 static void test_put_if_absent_one_winner_among_threads_file(void **state)
 {
 	(void)state;
-	threads_race(file_url);
+	threads_race(file_url, "");
+}
+
+static void test_put_if_absent_one_winner_among_threads_env(void **state)
+{
+	(void)state;
+	threads_race(env_url, env_ns);
 }
 
 /* ---- processes ---- */
@@ -221,6 +233,7 @@ static uint8_t *gen_data(uint64_t g)
 
 struct overwrite_run {
 	objstore *st;
+	const char *key;
 	atomic_bool done;
 	atomic_long reads;
 	atomic_long bad;
@@ -250,7 +263,7 @@ static void *reader(void *arg)
 	size_t n;
 
 	while (!atomic_load(&run->done)) {
-		if (objstore_get(run->st, "hot/object", 0, OBJSTORE_GET_TO_END, &p, &n)) {
+		if (objstore_get(run->st, run->key, 0, OBJSTORE_GET_TO_END, &p, &n)) {
 			atomic_fetch_add(&run->bad, 1);
 			continue;
 		}
@@ -262,22 +275,28 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-static void overwrite_under_readers(const char *url)
+static void overwrite_under_readers(const char *url, const char *ns)
 {
 	struct overwrite_run run = { 0 };
 	uint8_t *first = gen_data(0);
+	char *key = xasprintf("%shot/object", ns);
 	pthread_t t[READERS];
 	uint64_t g;
 	unsigned i;
 
+	run.key = key;
 	assert_int_equal(objstore_open(url, &run.st), 0);
-	assert_int_equal(objstore_put(run.st, "hot/object", first, gen_len(0)), 0);
+	assert_int_equal(objstore_put(run.st, key, first, gen_len(0)), 0);
 	free(first);
 	for (i = 0; i < READERS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, reader, &run), 0);
+	/* On a loaded machine the readers may not have run yet, and memory://
+	 * does 300 overwrites in no time: let them start first. */
+	while (atomic_load(&run.reads) == 0 && atomic_load(&run.bad) == 0)
+		usleep(100);
 	for (g = 1; g <= OVERWRITES; g++) {
 		uint8_t *data = gen_data(g);
-		assert_int_equal(objstore_put(run.st, "hot/object", data, gen_len(g)), 0);
+		assert_int_equal(objstore_put(run.st, key, data, gen_len(g)), 0);
 		free(data);
 	}
 	atomic_store(&run.done, true);
@@ -287,19 +306,58 @@ static void overwrite_under_readers(const char *url)
 	assert_int_equal(atomic_load(&run.bad), 0);
 	assert_true(atomic_load(&run.reads) > 0);
 	objstore_close(run.st);
+	free(key);
 }
 
 static void test_readers_see_whole_objects_during_overwrites_file(void **state)
 {
 	(void)state;
-	overwrite_under_readers(file_url);
+	overwrite_under_readers(file_url, "");
 }
 
 static void test_readers_see_whole_objects_during_overwrites_memory(void **state)
 {
 	(void)state;
 	objstore_memory_reset("overwrite");
-	overwrite_under_readers("memory://overwrite");
+	overwrite_under_readers("memory://overwrite", "");
+}
+
+static void test_readers_see_whole_objects_during_overwrites_env(void **state)
+{
+	(void)state;
+	overwrite_under_readers(env_url, env_ns);
+}
+
+struct key_list {
+	char **keys;
+	size_t n;
+};
+
+static int collect_key_cb(void *arg, const struct objstore_entry *e)
+{
+	struct key_list *kl = arg;
+
+	kl->keys = xrealloc(kl->keys, (kl->n + 1) * sizeof kl->keys[0]);
+	kl->keys[kl->n++] = xstrdup(e->key);
+	return 0;
+}
+
+/* Remove what the env tests made below env_ns. */
+static void clean_env_store(void)
+{
+	struct key_list kl = { 0 };
+	objstore *st;
+	size_t i;
+
+	if (!env_url || objstore_open(env_url, &st))
+		return;
+	if (objstore_list_all(st, env_ns, NULL, collect_key_cb, &kl) ||
+	    objstore_delete_many(st, (const char *const *)kl.keys, kl.n))
+		fprintf(stderr, "# could not remove the objects under %s\n", env_ns);
+	for (i = 0; i < kl.n; i++)
+		free(kl.keys[i]);
+	free(kl.keys);
+	objstore_close(st);
 }
 
 int main(void)
@@ -310,13 +368,25 @@ int main(void)
 		cmocka_unit_test(test_put_if_absent_one_winner_among_processes_file),
 		cmocka_unit_test(test_readers_see_whole_objects_during_overwrites_file),
 		cmocka_unit_test(test_readers_see_whole_objects_during_overwrites_memory),
+		/* the rest only with BUCKETFS_TEST_STORE_URL */
+		cmocka_unit_test(test_put_if_absent_one_winner_among_threads_env),
+		cmocka_unit_test(test_readers_see_whole_objects_during_overwrites_env),
 	};
+	size_t ntests = sizeof tests / sizeof tests[0];
 	int rc;
 
 	rounds = test_env_long("STORE_RACE_ROUNDS", 50);
 	dir = test_tmpdir("store-race");
 	file_url = xasprintf("file://%s", dir);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	env_url = getenv("BUCKETFS_TEST_STORE_URL");
+	if (env_url && !*env_url)
+		env_url = NULL;
+	snprintf(env_ns, sizeof env_ns, "race%ld-%llx/", (long)getpid(),
+		 (unsigned long long)time(NULL));
+	if (!env_url)
+		ntests -= 2;
+	rc = _cmocka_run_group_tests("test-store-race", tests, ntests, NULL, NULL);
+	clean_env_store();
 	test_rmtree(dir);
 	free(file_url);
 	free(dir);

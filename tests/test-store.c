@@ -298,6 +298,36 @@ static void test_put_if_absent(void **state)
 	assert_object(f->st, K(f, "m/0001"), "third", 5);
 }
 
+static void test_delete_many(void **state)
+{
+	struct fx *f = *state;
+	char *keys[6], *bad[3];
+	struct objstore_listing l;
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		keys[i] = xasprintf("%sdm/%zu", f->ns, i);
+		if (i < 5)
+			put_str(f->st, keys[i], "x");
+	}
+	assert_int_equal(objstore_delete_many(f->st, NULL, 0), 0);
+	/* An invalid key anywhere refuses the whole call. */
+	bad[0] = keys[0];
+	bad[1] = "a//b";
+	bad[2] = keys[1];
+	assert_int_equal(objstore_delete_many(f->st, (const char *const *)bad, 3), -EINVAL);
+	assert_object(f->st, keys[0], "x", 1);
+	/* keys[5] was never made: missing keys are fine. */
+	assert_int_equal(objstore_delete_many(f->st, (const char *const *)keys + 2, 4), 0);
+	assert_int_equal(objstore_list(f->st, K(f, "dm/"), NULL, 0, &l), 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.entries[0].key, keys[0]);
+	assert_string_equal(l.entries[1].key, keys[1]);
+	objstore_listing_free(&l);
+	for (i = 0; i < 6; i++)
+		free(keys[i]);
+}
+
 /* Keys whose byte order crosses "directory" boundaries: '-' < '.' < '/' < '0'. */
 static const char *const order_keys[] = {
 	"d/x/sub/3", "d/y", "d/x0", "d/x/2", "d/x.1", "d/x/1", "d/x-1", "e", NULL,
@@ -450,15 +480,36 @@ static void put_many_keys(struct fx *f)
 	}
 }
 
+struct key_list {
+	char **keys;
+	size_t n;
+};
+
+static int collect_key_cb(void *arg, const struct objstore_entry *e)
+{
+	struct key_list *kl = arg;
+
+	kl->keys = xrealloc(kl->keys, (kl->n + 1) * sizeof kl->keys[0]);
+	kl->keys[kl->n++] = xstrdup(e->key);
+	return 0;
+}
+
 /* Remove the shared objects of a backend (the fixture only cleans up what
- * a test made below its own prefix). */
+ * a test made below its own prefix), in one objstore_delete_many. */
 static void remove_many_keys(struct backend *be)
 {
+	struct key_list kl = { 0 };
 	objstore *st;
+	size_t i;
 
 	if (!be->many_ns[0] || objstore_open(be->url, &st))
 		return;
-	objstore_list_all(st, be->many_ns, NULL, delete_cb, st);
+	if (!objstore_list_all(st, be->many_ns, NULL, collect_key_cb, &kl) &&
+	    objstore_delete_many(st, (const char *const *)kl.keys, kl.n))
+		fprintf(stderr, "# could not remove the objects under %s\n", be->many_ns);
+	for (i = 0; i < kl.n; i++)
+		free(kl.keys[i]);
+	free(kl.keys);
 	objstore_close(st);
 }
 
@@ -572,23 +623,26 @@ static void test_invalid_keys_rejected(void **state)
 		"../escape", "new\nline", "tab\there", "del\x7f",
 	};
 	char key[OBJSTORE_KEY_MAX + 2];
-	size_t i;
+	size_t i, max = objstore_key_max(f->st);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_key_rejected(f->st, bad[i]);
 	assert_key_rejected(f->st, NULL);
 
-	/* 1024 bytes is the limit (components kept short for file systems). */
+	/* 1024 bytes is the limit, less an s3:// store's prefix (components
+	 * kept short for file systems). */
+	assert_true(max <= OBJSTORE_KEY_MAX && max > 900);
 	memset(key, 'k', sizeof key);
 	for (i = 100; i < sizeof key; i += 101)
 		key[i] = '/';
 	memcpy(key, f->ns, strlen(f->ns));
-	key[OBJSTORE_KEY_MAX] = '\0';
+	key[max - 1] = 'k'; /* no trailing '/' */
+	key[max] = '\0';
 	assert_int_equal(objstore_put(f->st, key, "long", 4), 0);
 	assert_object(f->st, key, "long", 4);
 	assert_int_equal(objstore_delete(f->st, key), 0);
-	key[OBJSTORE_KEY_MAX] = 'k';
-	key[OBJSTORE_KEY_MAX + 1] = '\0';
+	key[max] = 'k';
+	key[max + 1] = '\0';
 	assert_key_rejected(f->st, key);
 
 	/* Names with dots that are not "." or ".." are fine. */
@@ -833,6 +887,7 @@ static const struct CMUnitTest conformance[] = {
 	SUITE(test_head_size_and_etag_change_on_overwrite),
 	SUITE(test_missing_object),
 	SUITE(test_delete),
+	SUITE(test_delete_many),
 	SUITE(test_put_if_absent),
 	SUITE(test_list_byte_order_and_prefix),
 	SUITE(test_list_start_after),

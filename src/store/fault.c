@@ -239,6 +239,7 @@ int objstore_fault_wrap(objstore *inner, const struct objstore_fault_config *cfg
 	f = xcalloc(1, sizeof *f);
 	f->base.ops = &fault_ops;
 	f->base.url = xasprintf("fault+%s", objstore_url(inner));
+	f->base.key_max = inner->key_max;
 	f->inner = inner;
 	pthread_mutex_init(&f->lock, NULL);
 	configure(f, cfg);

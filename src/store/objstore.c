@@ -1,21 +1,27 @@
 /* objstore.c -- the public object store API: URL dispatch to a backend,
  * argument validation, and the helpers every backend shares (listing
- * pagination, freeing a listing).
+ * pagination, freeing a listing, deleting many keys one by one where the
+ * backend has no batch call, probing conditional put).
  *
  * Validation happens here, once, so that backends can trust their
  * arguments (see backend.h).  A key is valid when it is 1..OBJSTORE_KEY_MAX
  * bytes of printable characters (no control characters: no newline, and
- * a C string cannot hold a NUL), does not start with '/', and splits on '/'
+ * a C string cannot hold a NUL; at most the store's key_max bytes, which
+ * s3:// lowers by its prefix), does not start with '/', and splits on '/'
  * into components that are neither empty, "." nor "..".  The last rule
  * keeps keys usable as relative paths by the file:// backend and makes
  * every backend accept exactly the same names. */
 #include "store/objstore.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/backend.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -31,6 +37,7 @@ struct scheme {
 static const struct scheme schemes[] = {
 	{ "file://", objstore_file_open },
 	{ "memory://", objstore_memory_open },
+	{ "s3://", objstore_s3_open },
 };
 
 /* ---- opening ---- */
@@ -63,8 +70,8 @@ int objstore_open(const char *url, objstore **out)
 		if (!strncmp(url, schemes[i].prefix, n))
 			return schemes[i].open(url, url + n, out);
 	}
-	log_error("objstore: open %s: unknown URL scheme (want file:///dir or memory://name)",
-		  url);
+	log_error("objstore: open %s: unknown URL scheme (want file:///dir, s3://bucket/prefix "
+		  "or memory://name)", url);
 	return -EINVAL;
 }
 
@@ -79,10 +86,16 @@ const char *objstore_url(const objstore *st)
 	return st->url;
 }
 
+size_t objstore_key_max(const objstore *st)
+{
+	return st->key_max ? st->key_max : OBJSTORE_KEY_MAX;
+}
+
 /* ---- validation ---- */
 
-/* NULL if the key is valid, else why not. */
-static const char *key_problem(const char *key)
+/* NULL if the key is valid for a store taking keys of up to max bytes,
+ * else why not. */
+static const char *key_problem(const char *key, size_t max)
 {
 	const char *comp, *p;
 	size_t len;
@@ -92,8 +105,9 @@ static const char *key_problem(const char *key)
 	len = strlen(key);
 	if (len == 0)
 		return "empty key";
-	if (len > OBJSTORE_KEY_MAX)
-		return "key longer than 1024 bytes";
+	if (len > max)
+		return max == OBJSTORE_KEY_MAX ? "key longer than 1024 bytes"
+					       : "key longer than the store allows (1024 bytes with its prefix)";
 	for (p = key; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c < 0x20 || c == 0x7f)
@@ -135,7 +149,7 @@ static int check_key(const objstore *st, const char *op, const char *key)
 		log_error("objstore: %s: no store", op);
 		return -EINVAL;
 	}
-	why = key_problem(key);
+	why = key_problem(key, objstore_key_max(st));
 	if (!why)
 		return 0;
 	if (printable(key))
@@ -212,6 +226,32 @@ int objstore_delete(objstore *st, const char *key)
 	if (rc)
 		return rc;
 	return st->ops->del(st, key);
+}
+
+int objstore_delete_many(objstore *st, const char *const *keys, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (!keys && n) {
+		log_error("objstore: delete_many: no keys");
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		rc = check_key(st, "delete_many", keys[i]);
+		if (rc)
+			return rc;
+	}
+	if (!n)
+		return 0;
+	if (st->ops->del_many)
+		return st->ops->del_many(st, keys, n);
+	for (i = 0; i < n; i++) {
+		rc = st->ops->del(st, keys[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 int objstore_list(objstore *st, const char *prefix, const char *start_after,
@@ -291,5 +331,36 @@ int objstore_list_all(objstore *st, const char *prefix, const char *start_after,
 	}
 out:
 	free(after);
+	return rc;
+}
+
+/* ---- probing ---- */
+
+int objstore_probe_conditional_put(objstore *st)
+{
+	static const char probe[] = "bucketfs conditional put probe";
+	char key[80];
+	int rc, again;
+
+	if (!st)
+		return -EINVAL;
+	snprintf(key, sizeof key, "bucketfs-probe/%ld-%016" PRIx64, (long)getpid(),
+		 clock_wall_ns() ^ (clock_mono_ns() << 17));
+	rc = objstore_put_if_absent(st, key, probe, sizeof probe - 1);
+	if (rc == -ENOTSUP)
+		log_error("objstore %s: the store has no conditional put; a writer cannot be "
+			  "fenced here", st->url);
+	if (rc)
+		return rc;
+	again = objstore_put_if_absent(st, key, probe, sizeof probe - 1);
+	rc = objstore_delete(st, key);
+	if (again == 0) {
+		log_error("objstore %s: the store does not honour conditional put "
+			  "(If-None-Match: * overwrote %s); a writer cannot be fenced here",
+			  st->url, key);
+		return -ENOTSUP;
+	}
+	if (again != -EEXIST)
+		return again;
 	return rc;
 }

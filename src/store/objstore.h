@@ -27,6 +27,11 @@
  *   file:///abs/dir   objects as files under dir (the embedded default)
  *   memory://name     in-process; every open of the same name shares one
  *                     store for the life of the process (tests reopen it)
+ *   s3://bucket/prefix  an S3 bucket (SigV4 over libcurl; endpoint,
+ *                     region and credentials from the environment, see
+ *                     store/s3.h); keys are stored under "prefix/".  A
+ *                     multipart put (objects above 64 MiB) runs its parts
+ *                     on short-lived threads that it joins before returning.
  * and objstore_fault_wrap() wraps any store to inject failures in tests. */
 #ifndef BUCKETFS_STORE_OBJSTORE_H
 #define BUCKETFS_STORE_OBJSTORE_H
@@ -64,6 +69,10 @@ int objstore_open(const char *url, objstore **out);
 void objstore_close(objstore *st);
 /* The URL the store was opened with (for messages). */
 const char *objstore_url(const objstore *st);
+/* The longest key this store accepts: OBJSTORE_KEY_MAX, less the length of
+ * the prefix for s3:// (S3 names are at most 1024 bytes in all).  Longer
+ * keys are -EINVAL like any other invalid key. */
+size_t objstore_key_max(const objstore *st);
 
 int objstore_put(objstore *st, const char *key, const void *data, size_t len);
 int objstore_put_if_absent(objstore *st, const char *key, const void *data, size_t len);
@@ -74,6 +83,11 @@ int objstore_get(objstore *st, const char *key, uint64_t off, uint64_t len,
 		 void **data, size_t *out_len);
 int objstore_head(objstore *st, const char *key, struct objstore_info *info);
 int objstore_delete(objstore *st, const char *key);
+/* Delete n keys (missing ones are fine, as for objstore_delete).  Every
+ * key is validated first (-EINVAL, nothing deleted).  s3:// sends batches
+ * of 1000 in one DeleteObjects request each; other backends delete one by
+ * one.  On failure some of the keys may be gone and others not. */
+int objstore_delete_many(objstore *st, const char *const *keys, size_t n);
 /* start_after may be NULL or "".  Free the result with objstore_listing_free. */
 int objstore_list(objstore *st, const char *prefix, const char *start_after,
 		  size_t max_keys, struct objstore_listing *out);
@@ -82,6 +96,13 @@ void objstore_listing_free(struct objstore_listing *l);
  * each in order; a non-zero return from cb stops and is returned. */
 int objstore_list_all(objstore *st, const char *prefix, const char *start_after,
 		      int (*cb)(void *arg, const struct objstore_entry *e), void *arg);
+
+/* Check that the store honours put_if_absent, as a writer needs for
+ * fencing: put_if_absent twice on a fresh probe key (under
+ * "bucketfs-probe/"), expecting 0 and then -EEXIST, then delete it.
+ * -ENOTSUP (logged) if the store overwrote or cannot do it; other errors
+ * as the store gave them. */
+int objstore_probe_conditional_put(objstore *st);
 
 /* Delete every object of the memory store `name` (tests); no-op if no
  * store of that name was ever opened. */
