@@ -13,11 +13,12 @@ SAN      ?=
 CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
             -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
-            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(SAN)
-LIBS     := -lsodium -lzstd -llz4 -lxxhash -lcurl -lcrypto -lpthread -lm
+            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(SAN) \
+            $(shell pkg-config --cflags fuse3)
+LIBS     := -lsodium -lzstd -llz4 -lxxhash -lcurl -lcrypto -lfuse3 -lpthread -lm
 TESTLIBS := -lcmocka
 
-LAYERS   := util store crypt lsm data fs
+LAYERS   := util store crypt lsm data fs fuse
 LIBSRC   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLISRC   := $(wildcard src/cli/*.c)

@@ -12,14 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/conf.h"
 #include "cli/password.h"
+#include "cli/run.h"
 #include "crypt/aead.h"
 #include "crypt/keyfile.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
 #include "util/log.h"
-
-#define DEFAULT_STORE "file:///var/lib/bucketfs"
 
 struct cmd {
 	const char *name;
@@ -287,6 +287,12 @@ static const struct cmd cmds[] = {
 	{ "create", cmd_create, "Create an empty encrypted filesystem in the store: a new random "
 	  "data key wrapped by\nthe password (BUCKETFS_PASSWORD or prompt), and the first "
 	  "manifest.\nWith --if-missing, an existing store is left alone and is not an error.\n", "create [--store URL] [--if-missing]" },
+	{ "run", cmd_run, "Mount the store's filesystem with FUSE and serve it in the foreground "
+	  "until SIGINT,\nSIGTERM or an unmount; creates the filesystem if the store has none.",
+	  "run [-c FILE] [--store URL] [--mount DIR] [--read-only]" },
+	{ "init", cmd_init, "Write a commented configuration file with every setting and its "
+	  "default\n(default bucketfs.conf; kept if it exists unless --force).",
+	  "init [--force] [FILE]" },
 	{ "stat", cmd_stat, "Show the newest manifest of the store: writer epoch, levels, "
 	  "checkpoints.", "stat [--store URL]" },
 	{ "change-password", cmd_change_password, "Re-wrap the data key under a new password "
@@ -313,7 +319,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		fprintf(f, "  %s\n", cmds[i].usage);
 	fprintf(f, "\nThe store is --store URL, else $BUCKETFS_STORE, else %s.\n"
-		"URLs: file:///dir, memory://name.  'bucketfs COMMAND --help' for more.\n",
+		"URLs: file:///dir, s3://bucket/prefix, memory://name.  'bucketfs COMMAND --help' for more.\n",
 		DEFAULT_STORE);
 }
 

@@ -119,6 +119,7 @@ static int create_node(struct fs *fs, const struct fs_cred *c, uint64_t parent, 
 	in.atime = in.mtime = in.ctime;
 	in.parent = S_ISDIR(mode) ? parent : 0;
 	in.target = target ? xstrdup(target) : NULL;
+	in.size = target ? strlen(target) : 0; /* st_size of a symlink */
 
 	fs_commit_init(fs, &cm);
 	in.ino = fs_commit_alloc_ino(fs, &cm);

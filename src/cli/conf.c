@@ -1,0 +1,250 @@
+/* conf.c -- bucketfs.conf: the schema of every setting, loading it, and
+ * `bucketfs init`, which writes the commented template.
+ *
+ * The schema is the single list of settings: the template, the defaults
+ * and the parser all come from it, so a setting added here is documented
+ * and parsed at once.  Keys without a default stay NULL / 0 and mean "not
+ * set" (the caller then falls back to the environment). */
+#include "cli/conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypt/codec.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#define DEFAULT_CONF "bucketfs.conf"
+#define MS_PER_DAY 86400000LL
+
+static const char *check_codec(const void *field)
+{
+	struct codec c;
+	const char *s = *(char *const *)field;
+	return codec_parse(s, &c) == 0 ? NULL
+				       : "unknown codec (expected lz4, zstd, zstd:N with N 1-22, or none)";
+}
+
+static const char *check_level(const void *field)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	const char *s = *(char *const *)field;
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (!strcasecmp(s, levels[i]))
+			return NULL;
+	return "unknown level (expected error, warn, info or debug)";
+}
+
+static const char *check_not_empty(const void *field)
+{
+	const char *s = *(char *const *)field;
+	return *s ? NULL : "must not be empty";
+}
+
+#define F(x) offsetof(struct conf, x)
+
+static const struct config_key schema[] = {
+	{ "storage", "url", CONFIG_STRING, F(url), .dflt = "${BUCKETFS_STORE:-" DEFAULT_STORE "}",
+	  .check = check_not_empty,
+	  .help = "Where the filesystem lives: file:///dir (a local directory) or\n"
+		  "s3://bucket/prefix (credentials in [aws] or the AWS_* environment).\n"
+		  "A store without a filesystem gets a new one at the first run.\n"
+		  "--store overrides this." },
+	{ "storage", "encryption_password", CONFIG_STRING, F(password), .check = check_not_empty,
+	  .help = "The password that unwraps the data key.  Unset: $BUCKETFS_PASSWORD,\n"
+		  "else a prompt on the terminal.  Best written as \"${BUCKETFS_PASSWORD}\";\n"
+		  "a file holding the password itself must be readable by you alone." },
+	{ "storage", "compression", CONFIG_STRING, F(compression), .dflt = "lz4",
+	  .check = check_codec,
+	  .help = "Codec for new file data: lz4, zstd, zstd:N (N 1-22) or none.\n"
+		  "Metadata is always zstd.  Changing it affects new writes only." },
+
+	{ "cache", "dir", CONFIG_STRING, F(cache_dir), .dflt = "${XDG_CACHE_HOME:-/var/cache}/bucketfs",
+	  .help = "Disk tier of the cache: encrypted bytes as stored, so it needs no\n"
+		  "protection and can be deleted at any time.  Each store gets its own\n"
+		  "subdirectory.  \"\" turns the disk tier off." },
+	{ "cache", "memory", CONFIG_SIZE, F(cache_memory), .min = 0, .max = 1LL << 40,
+	  .dflt = "256 MiB", .help = "RAM for stored bytes (segment parts)." },
+	{ "cache", "disk", CONFIG_SIZE, F(cache_disk), .min = 0, .max = 1LL << 50,
+	  .dflt = "4 GiB", .help = "Disk space for stored bytes under dir." },
+	{ "cache", "extent_memory", CONFIG_SIZE, F(extent_memory), .min = 0, .max = 1LL << 40,
+	  .dflt = "256 MiB", .help = "RAM for decoded (decrypted, decompressed) file extents." },
+	{ "cache", "metadata_memory", CONFIG_SIZE, F(metadata_memory), .min = 1 << 20,
+	  .max = 1LL << 40, .dflt = "256 MiB", .help = "RAM for decoded metadata blocks." },
+
+	{ "filesystem", "max_size", CONFIG_SIZE, F(max_size), .min = 0, .max = INT64_MAX,
+	  .dflt = "0", .help = "Quota: writes past this many bytes fail with ENOSPC, and df\n"
+			       "shows it as the size.  0: no limit." },
+	{ "filesystem", "max_inodes", CONFIG_INT, F(max_inodes), .min = 0, .max = INT64_MAX,
+	  .dflt = "0", .help = "Most files, directories and links that may exist.  0: no limit." },
+	{ "filesystem", "flush_interval", CONFIG_DURATION_MS, F(flush_interval_ms), .min = 0,
+	  .max = MS_PER_DAY, .dflt = "30s",
+	  .help = "How often what was written becomes durable by itself (fsync and\n"
+		  "unmount do it at once).  A crash loses at most this much.\n"
+		  "0: only at fsync and unmount." },
+	{ "filesystem", "segment_size", CONFIG_SIZE, F(segment_size), .min = 1 << 20,
+	  .max = 4LL << 30, .dflt = "256 MiB",
+	  .help = "File data is uploaded in objects of up to this size." },
+	{ "filesystem", "refresh_interval", CONFIG_DURATION_MS, F(refresh_interval_ms),
+	  .min = 100, .max = MS_PER_DAY, .dflt = "5s",
+	  .help = "Read-only mounts: how often to look for the writer's new changes." },
+	{ "filesystem", "read_only", CONFIG_BOOL, F(read_only), .dflt = "false",
+	  .help = "Mount a read-only replica: every change fails with EROFS, and the\n"
+		  "writer's changes appear every refresh_interval.  --read-only sets it." },
+	{ "filesystem", "atime", CONFIG_BOOL, F(atime), .dflt = "true",
+	  .help = "Update access times on read, with the relatime rules of Linux." },
+
+	{ "mount", "dir", CONFIG_STRING, F(mount_dir), .check = check_not_empty,
+	  .help = "The directory to mount on.  --mount overrides this." },
+	{ "mount", "allow_other", CONFIG_BOOL, F(allow_other), .dflt = "false",
+	  .help = "Let users other than the one running bucketfs use the mount\n"
+		  "(permissions are checked as on any filesystem).  Non-root daemons\n"
+		  "need user_allow_other in /etc/fuse.conf." },
+	{ "mount", "attr_timeout", CONFIG_DURATION_MS, F(attr_timeout_ms), .min = 0,
+	  .max = 3600000, .dflt = "1s", .help = "How long the kernel may cache attributes." },
+	{ "mount", "entry_timeout", CONFIG_DURATION_MS, F(entry_timeout_ms), .min = 0,
+	  .max = 3600000, .dflt = "1s", .help = "How long the kernel may cache names (and misses)." },
+	{ "mount", "writeback_cache", CONFIG_BOOL, F(writeback_cache), .dflt = "true",
+	  .help = "Let the kernel gather small writes in its page cache (faster;\n"
+		  "close() still does not make data durable, fsync does)." },
+	{ "mount", "threads", CONFIG_INT, F(threads), .min = 1, .max = 256, .dflt = "16",
+	  .help = "Most requests served at once." },
+
+	{ "aws", "endpoint", CONFIG_STRING, F(aws_endpoint),
+	  .help = "s3:// stores: http(s)://host[:port] of the service.\n"
+		  "Unset: $AWS_ENDPOINT_URL, else AWS itself." },
+	{ "aws", "region", CONFIG_STRING, F(aws_region),
+	  .help = "Unset: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1." },
+	{ "aws", "access_key_id", CONFIG_STRING, F(aws_access_key_id),
+	  .help = "Unset: $AWS_ACCESS_KEY_ID." },
+	{ "aws", "secret_access_key", CONFIG_STRING, F(aws_secret_access_key),
+	  .help = "Unset: $AWS_SECRET_ACCESS_KEY.  Best written as \"${AWS_SECRET_ACCESS_KEY}\"." },
+	{ "aws", "session_token", CONFIG_STRING, F(aws_session_token),
+	  .help = "Unset: $AWS_SESSION_TOKEN (temporary credentials only)." },
+
+	{ "log", "level", CONFIG_STRING, F(log_level), .check = check_level,
+	  .help = "error, warn, info or debug.  Unset: $BUCKETFS_LOG, else info.\n"
+		  "Logs go to standard error." },
+	{ NULL },
+};
+
+static void warn_if_readable(const char *path, const struct conf *c)
+{
+	struct stat st;
+	if (!c->password || stat(path, &st) < 0 || !(st.st_mode & 077))
+		return;
+	log_warn("%s sets encryption_password and other users can read it (mode %04o): if it "
+		 "holds the password itself, chmod 600 %s", path, (unsigned)(st.st_mode & 07777),
+		 path);
+}
+
+int conf_load(const char *path, struct conf *c)
+{
+	struct config_error err;
+	memset(c, 0, sizeof *c);
+	if (config_apply_defaults(schema, c) < 0) {
+		fprintf(stderr, "bucketfs: bad built-in default (see the log above)\n");
+		return -1;
+	}
+	if (!path)
+		return 0;
+	int r = config_load_file(schema, c, path, &err);
+	if (r == -EINVAL) {
+		fprintf(stderr, "bucketfs: %s\n", err.msg);
+		return -1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "bucketfs: cannot read configuration %s: %s\n", path, strerror(-r));
+		return -1;
+	}
+	warn_if_readable(path, c);
+	return 0;
+}
+
+void conf_free(struct conf *c)
+{
+	config_free(schema, c);
+}
+
+int conf_write_template(FILE *out)
+{
+	fprintf(out, "# bucketfs.conf -- configuration of 'bucketfs run -c FILE'.\n"
+		"#\n"
+		"# Every setting is listed with its default; a commented-out one has no\n"
+		"# default.  Strings may use ${VAR} or ${VAR:-default} from the\n"
+		"# environment.  Sizes: \"256 MiB\", \"4 GiB\"; durations: \"500ms\", \"30s\", \"5m\".\n"
+		"# Command-line options override this file.\n\n");
+	return config_write_template(schema, out);
+}
+
+/* ---- bucketfs init ---- */
+
+static int init_usage(FILE *f, int status)
+{
+	fprintf(f, "usage: bucketfs init [--force] [FILE]\n\n"
+		"Write a commented configuration with every setting and its default to FILE\n"
+		"(default %s; '-' for standard output).  An existing FILE is kept unless\n"
+		"--force is given.  Then edit it and start with 'bucketfs run -c FILE'.\n",
+		DEFAULT_CONF);
+	return status;
+}
+
+static int write_conf_file(const char *path, bool force)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+	int fd = open(path, flags, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			fprintf(stderr, "bucketfs: %s exists; not overwritten (use --force)\n", path);
+		else
+			fprintf(stderr, "bucketfs: cannot create %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return 1;
+	}
+	int r = conf_write_template(f);
+	if (fclose(f) != 0)
+		r = -EIO;
+	if (r < 0) {
+		fprintf(stderr, "bucketfs: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	printf("wrote %s: edit it, then start with 'bucketfs run -c %s'\n", path, path);
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool force = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (ch == 'f')
+			force = true;
+		else if (ch == 'h')
+			return init_usage(stdout, 0);
+		else
+			return init_usage(stderr, 2);
+	}
+	if (argc - optind > 1)
+		return init_usage(stderr, 2);
+	const char *path = optind < argc ? argv[optind] : DEFAULT_CONF;
+	if (!strcmp(path, "-"))
+		return conf_write_template(stdout) < 0;
+	return write_conf_file(path, force);
+}

@@ -1,0 +1,49 @@
+/* conf.h -- the daemon's configuration: its schema, loading, the template.
+ *
+ * One struct holds every setting of bucketfs.conf; conf_load fills it with
+ * the schema's defaults and then the file (util/config.h does the parsing,
+ * ${VAR} substitution and the file:line: [section] key error messages).
+ * Command-line options are applied over it by the caller. */
+#ifndef BUCKETFS_CLI_CONF_H
+#define BUCKETFS_CLI_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DEFAULT_STORE "file:///var/lib/bucketfs"
+
+struct conf {
+	/* [storage] */
+	char *url;
+	char *password;            /* NULL: $BUCKETFS_PASSWORD or a prompt */
+	char *compression;
+	/* [cache] */
+	char *cache_dir;           /* "" : no disk cache */
+	int64_t cache_memory, cache_disk, extent_memory, metadata_memory;
+	/* [filesystem] */
+	int64_t max_size, max_inodes;
+	int64_t flush_interval_ms, segment_size, refresh_interval_ms;
+	bool read_only, atime;
+	/* [mount] */
+	char *mount_dir;
+	bool allow_other, writeback_cache;
+	int64_t attr_timeout_ms, entry_timeout_ms, threads;
+	/* [aws] (override the AWS_* environment for s3:// stores) */
+	char *aws_endpoint, *aws_region, *aws_access_key_id, *aws_secret_access_key;
+	char *aws_session_token;
+	/* [log] */
+	char *log_level;           /* NULL: $BUCKETFS_LOG, else info */
+};
+
+/* Defaults, then path (when not NULL).  0, or -1 after printing why to
+ * stderr (for a bad file: "bucketfs: FILE:LINE: [section] key: reason"). */
+int conf_load(const char *path, struct conf *c);
+void conf_free(struct conf *c);
+/* The commented template of every setting with its default.  0 or -EIO. */
+int conf_write_template(FILE *out);
+
+/* bucketfs init [--force] [FILE] */
+int cmd_init(int argc, char **argv);
+
+#endif
