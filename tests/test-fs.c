@@ -416,6 +416,11 @@ static void test_xattrs(void **state)
 	assert_int_equal(fs_listxattr(t.fs, &BOB, f, buf, sizeof buf, &n), 0);
 	assert_int_equal(n, 14);
 	assert_memory_equal(buf, "user.a\0user.b\0", 14);
+	/* An empty value is a value. */
+	assert_int_equal(fs_setxattr(t.fs, &ALICE, f, "user.empty", "", 0, 0), 0);
+	assert_int_equal(fs_getxattr(t.fs, &ALICE, f, "user.empty", buf, sizeof buf, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(fs_removexattr(t.fs, &ALICE, f, "user.empty"), 0);
 	assert_int_equal(fs_removexattr(t.fs, &ALICE, f, "user.a"), 0);
 	assert_int_equal(fs_removexattr(t.fs, &ALICE, f, "user.a"), -ENODATA);
 	assert_int_equal(fs_getxattr(t.fs, &ALICE, f, "user.a", buf, sizeof buf, &n), -ENODATA);

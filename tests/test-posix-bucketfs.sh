@@ -35,6 +35,6 @@ chmod 755 "$DIR/mnt"
 status=$?
 if [ $status -ne 0 ]; then
 	echo "# daemon log (last lines):"
-	tail -20 "$DIR/daemon.log" | sed 's/^/# /'
+	tail -40 "$DIR/daemon.log" | sed 's/^/# /'
 fi
 exit $status

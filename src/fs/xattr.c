@@ -66,7 +66,7 @@ int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char
 		*len = v.len;
 		if (size && v.len > size)
 			r = -ERANGE;
-		else if (size)
+		else if (size && v.len)
 			memcpy(buf, v.data, v.len);
 	}
 	buf_free(&v);
