@@ -4,7 +4,7 @@
 #
 # Sources are found by wildcard: a new src/<layer>/foo.c joins the library,
 # a new tests/test-foo.c becomes a test binary, a new tests/test-foo.sh a
-# test script, a new bench/bench-foo.c a benchmark.
+# test script, a new bench/bench-foo.c or bench/bench-foo.sh a benchmark.
 
 BUILD    ?= build
 CC       ?= cc
@@ -71,8 +71,9 @@ asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' \
 	  BUCKETFS_ASAN=1 test
 
+BENCHSH  := $(wildcard bench/bench-*.sh)
 bench: all
-	@for b in $(BENCHBIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCHBIN) $(BENCHSH); do echo "== $$b"; $$b || exit 1; done
 
 clean:
 	rm -rf build build-asan bucketfs
