@@ -71,29 +71,6 @@ bool s3_xml_next(struct s3_xml *x, const char *tag, struct s3_xml *content)
 	return false;
 }
 
-/* Append code point cp as UTF-8; false if it is not a valid one. */
-static bool put_utf8(struct buf *b, unsigned long cp)
-{
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return false;
-	if (cp < 0x80) {
-		buf_put_u8(b, (uint8_t)cp);
-	} else if (cp < 0x800) {
-		buf_put_u8(b, (uint8_t)(0xc0 | cp >> 6));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		buf_put_u8(b, (uint8_t)(0xe0 | cp >> 12));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	} else {
-		buf_put_u8(b, (uint8_t)(0xf0 | cp >> 18));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	}
-	return true;
-}
-
 /* Decode one entity (the text between '&' and ';'). */
 static bool put_entity(struct buf *b, const char *e, size_t n)
 {
@@ -120,14 +97,14 @@ static bool put_entity(struct buf *b, const char *e, size_t n)
 				return false;
 			cp = cp * 16 + (unsigned long)d;
 		}
-		return n > 2 && put_utf8(b, cp);
+		return n > 2 && cp <= 0x10ffff && buf_put_utf8(b, (uint32_t)cp);
 	}
 	for (i = 1; i < n; i++) {
 		if (e[i] < '0' || e[i] > '9')
 			return false;
 		cp = cp * 10 + (unsigned long)(e[i] - '0');
 	}
-	return put_utf8(b, cp);
+	return cp <= 0x10ffff && buf_put_utf8(b, (uint32_t)cp);
 }
 
 char *s3_xml_unescape(struct s3_xml x)

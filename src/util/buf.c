@@ -82,6 +82,28 @@ void buf_put_varint(struct buf *b, uint64_t v)
 	buf_append(b, t, varint_put(t, v));
 }
 
+bool buf_put_utf8(struct buf *b, uint32_t cp)
+{
+	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return false;
+	if (cp < 0x80) {
+		buf_put_u8(b, (uint8_t)cp);
+	} else if (cp < 0x800) {
+		buf_put_u8(b, (uint8_t)(0xc0 | cp >> 6));
+		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
+	} else if (cp < 0x10000) {
+		buf_put_u8(b, (uint8_t)(0xe0 | cp >> 12));
+		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
+		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
+	} else {
+		buf_put_u8(b, (uint8_t)(0xf0 | cp >> 18));
+		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
+		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
+		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
+	}
+	return true;
+}
+
 void buf_put_bytes(struct buf *b, const void *p, size_t n)
 {
 	buf_put_varint(b, n);

@@ -6,6 +6,7 @@
 #ifndef BUCKETFS_UTIL_BUF_H
 #define BUCKETFS_UTIL_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,9 @@ void buf_put_be16(struct buf *b, uint16_t v);
 void buf_put_be32(struct buf *b, uint32_t v);
 void buf_put_be64(struct buf *b, uint64_t v);
 void buf_put_varint(struct buf *b, uint64_t v);
+/* UTF-8 of a Unicode scalar value; false (nothing appended) for 0, a
+ * surrogate or a value past U+10FFFF. */
+bool buf_put_utf8(struct buf *b, uint32_t cp);
 /* varint length followed by the bytes. */
 void buf_put_bytes(struct buf *b, const void *p, size_t n);
 /* Give the caller ownership of the bytes; b is left empty. */

@@ -646,25 +646,6 @@ static int end_line(struct parser *ps)
 
 /* ---- strings ---- */
 
-static void put_utf8(struct buf *b, uint32_t cp)
-{
-	if (cp < 0x80) {
-		buf_put_u8(b, (uint8_t)cp);
-	} else if (cp < 0x800) {
-		buf_put_u8(b, (uint8_t)(0xc0 | cp >> 6));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		buf_put_u8(b, (uint8_t)(0xe0 | cp >> 12));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	} else {
-		buf_put_u8(b, (uint8_t)(0xf0 | cp >> 18));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_put_u8(b, (uint8_t)(0x80 | (cp & 0x3f)));
-	}
-}
-
 /* \uXXXX or \UXXXXXXXX, the cursor just past the 'u'. */
 static int lex_unicode(struct parser *ps, struct buf *out, int ndigits)
 {
@@ -676,9 +657,8 @@ static int lex_unicode(struct parser *ps, struct buf *out, int ndigits)
 					ndigits == 4 ? 'u' : 'U', ndigits);
 		cp = cp << 4 | (uint32_t)digit_value(*ps->p++);
 	}
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if (!buf_put_utf8(out, cp))
 		return fail_key(ps, ps->line, "invalid unicode escape U+%04X", cp);
-	put_utf8(out, cp);
 	return 0;
 }
 
