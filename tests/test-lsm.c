@@ -393,6 +393,30 @@ static void test_wrong_key_is_an_error(void **state)
 	objstore_close(st);
 }
 
+/* A table just written is opened from the bytes in RAM: the first get
+ * after a flush costs one GET (the data block), not a second one for the
+ * index. */
+static void test_new_sst_needs_no_index_get(void **state)
+{
+	char name[64];
+	struct lsm_options o;
+	lsm *db;
+	objstore *inner, *st;
+	struct objstore_fault_config quiet = { .ops = OBJSTORE_OP_GET };
+	snprintf(name, sizeof name, "memory://test-lsm-idx-%d", (int)getpid());
+	assert_int_equal(objstore_open(name, &inner), 0);
+	assert_int_equal(objstore_fault_wrap(inner, &quiet, &st), 0);
+	opts(&o, st);
+	assert_int_equal(lsm_open(&o, &db), 0);
+	put(db, "k", "v");
+	assert_int_equal(lsm_flush(db), 0);
+	objstore_fault_set(st, &quiet);
+	expect(db, "k", "v");
+	assert_int_equal(objstore_fault_calls(st), 1);
+	lsm_close(db);
+	objstore_close(st);
+}
+
 int main(void)
 {
 	crypt_init();
@@ -407,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_gc_deletes_obsolete_but_not_pinned),
 		cmocka_unit_test(test_orphans_swept_at_open),
 		cmocka_unit_test(test_wrong_key_is_an_error),
+		cmocka_unit_test(test_new_sst_needs_no_index_get),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,9 @@ static int write_memtable(lsm *db, struct memtable *mt, struct sst_file *f)
 	buf_init(&props.smallest);
 	buf_init(&props.largest);
 	int r = sst_writer_finish(w, &props);
+	struct sst_table *t;
+	if (r == 0 && sst_writer_table(w, &t) == 0)
+		atomic_store(&f->table, t); /* nobody else sees f yet */
 	sst_writer_free(w);
 	if (r == 0) {
 		f->size = props.size;

@@ -229,6 +229,9 @@ static int finish_output(lsm *db, struct compaction *c, struct sst_writer *w,
 	buf_init(&props.smallest);
 	buf_init(&props.largest);
 	int r = sst_writer_finish(w, &props);
+	struct sst_table *t;
+	if (r == 0 && sst_writer_table(w, &t) == 0)
+		atomic_store(&f->table, t); /* not installed yet: ours alone */
 	if (r == 0) {
 		f->size = props.size;
 		f->meta_off = props.meta_off;

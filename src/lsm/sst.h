@@ -55,6 +55,7 @@ int sst_parse_name(const char *name, uint64_t *id);
 
 /* ---- writer: add entries in strictly increasing key order ---- */
 struct sst_writer;
+struct sst_table;
 
 struct sst_props {
 	uint64_t size;       /* object bytes */
@@ -72,6 +73,9 @@ uint64_t sst_writer_size(const struct sst_writer *w);
 /* Seal the table and upload it.  props' bufs must be initialised; they
  * receive the key range. */
 int sst_writer_finish(struct sst_writer *w, struct sst_props *props);
+/* After a successful finish: the open table, parsed from the bytes just
+ * written, so the first read of a new SST costs no GET for its index. */
+int sst_writer_table(struct sst_writer *w, struct sst_table **t);
 void sst_writer_free(struct sst_writer *w);
 
 /* ---- reader ---- */
@@ -80,6 +84,9 @@ struct sst_table;
 /* Open from the store (one ranged GET of the meta region). */
 int sst_table_open(const struct sst_env *env, uint64_t id, uint64_t size, uint64_t meta_off,
 		   struct sst_table **out);
+/* Open from the meta region (index unit .. end of object) already in RAM. */
+int sst_table_open_meta(const struct sst_env *env, uint64_t id, uint64_t size, uint64_t meta_off,
+			const uint8_t *meta, size_t mlen, struct sst_table **out);
 /* Open over the whole object held in RAM (compaction input).  Takes
  * ownership of data.  Blocks are decoded privately, not cached. */
 int sst_table_open_bytes(const struct sst_env *env, uint64_t id, uint8_t *data, size_t len,

@@ -217,6 +217,20 @@ out:
 	return 0;
 }
 
+int sst_table_open_meta(const struct sst_env *env, uint64_t id, uint64_t size, uint64_t meta_off,
+			const uint8_t *meta, size_t mlen, struct sst_table **out)
+{
+	struct sst_table *t = table_new(env, id, size);
+	int r = meta_off < size && mlen == size - meta_off ?
+		parse_meta(t, meta, mlen, meta_off) : -EINVAL;
+	if (r < 0) {
+		sst_table_free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
 int sst_table_open_bytes(const struct sst_env *env, uint64_t id, uint8_t *data, size_t len,
 			 struct sst_table **out)
 {

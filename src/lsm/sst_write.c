@@ -31,6 +31,8 @@ struct sst_writer {
 	struct buf smallest, largest;
 	uint64_t entries;
 	int error;               /* first failure; reported by finish */
+	bool finished;
+	uint64_t meta_off;
 };
 
 void sst_object_name(uint64_t id, char name[SST_NAME_MAX])
@@ -133,6 +135,14 @@ void sst_writer_add(struct sst_writer *w, enum lsm_kind kind, const void *key, s
 		(void)flush_block(w);
 }
 
+int sst_writer_table(struct sst_writer *w, struct sst_table **t)
+{
+	if (!w->finished)
+		return -EINVAL;
+	return sst_table_open_meta(&w->env, w->id, w->out.len, w->meta_off,
+				   w->out.data + w->meta_off, w->out.len - w->meta_off, t);
+}
+
 uint64_t sst_writer_entries(const struct sst_writer *w)
 {
 	return w->entries;
@@ -188,6 +198,8 @@ int sst_writer_finish(struct sst_writer *w, struct sst_props *props)
 			  objstore_url(w->env.store), strerror(-r));
 		goto out;
 	}
+	w->meta_off = index_off;
+	w->finished = true;
 	props->size = w->out.len;
 	props->meta_off = index_off;
 	props->entries = w->entries;
