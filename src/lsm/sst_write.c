@@ -33,7 +33,16 @@ struct sst_writer {
 	int error;               /* first failure; reported by finish */
 	bool finished;
 	uint64_t meta_off;
+	/* Plaintext of the data blocks of a small table, kept to warm the
+	 * block cache once the table is in the store (WARM_MAX in all). */
+	struct warm_block { uint64_t off; uint8_t *bytes; size_t len; } *warm;
+	size_t nwarm, warm_bytes;
+	bool warm_off;
 };
+
+#define WARM_MAX (1u << 20)
+
+static void drop_warm(struct sst_writer *w);
 
 void sst_object_name(uint64_t id, char name[SST_NAME_MAX])
 {
@@ -81,6 +90,7 @@ void sst_writer_free(struct sst_writer *w)
 	buf_free(&w->smallest);
 	buf_free(&w->largest);
 	free(w->hashes);
+	drop_warm(w);
 	free(w);
 }
 
@@ -93,6 +103,33 @@ static int seal_unit(struct sst_writer *w, int type, const void *raw, size_t len
 	int r = unit_seal(w->env.key, w->env.codec, ad, sizeof ad, raw, len, &w->out);
 	*ulen = w->out.len - *off;
 	return r;
+}
+
+static void drop_warm(struct sst_writer *w)
+{
+	for (size_t i = 0; i < w->nwarm; i++)
+		free(w->warm[i].bytes);
+	free(w->warm);
+	w->warm = NULL;
+	w->nwarm = 0;
+}
+
+static void keep_warm(struct sst_writer *w, uint64_t off)
+{
+	if (w->warm_off || !w->env.cache)
+		return;
+	if (w->warm_bytes + w->bb.data.len > WARM_MAX) {
+		/* A big table: its blocks would only push hot ones out. */
+		drop_warm(w);
+		w->warm_off = true;
+		return;
+	}
+	w->warm = xrealloc(w->warm, (w->nwarm + 1) * sizeof *w->warm);
+	w->warm[w->nwarm].off = off;
+	w->warm[w->nwarm].bytes = xmemdup(w->bb.data.data, w->bb.data.len);
+	w->warm[w->nwarm].len = w->bb.data.len;
+	w->nwarm++;
+	w->warm_bytes += w->bb.data.len;
 }
 
 static int flush_block(struct sst_writer *w)
@@ -112,6 +149,7 @@ static int flush_block(struct sst_writer *w)
 	buf_put_bytes(&w->index, w->bb.last_key.data, w->bb.last_key.len);
 	buf_put_varint(&w->index, off);
 	buf_put_varint(&w->index, len);
+	keep_warm(w, off);
 	w->nblocks++;
 	block_builder_reset(&w->bb);
 	return 0;
@@ -139,6 +177,18 @@ int sst_writer_table(struct sst_writer *w, struct sst_table **t)
 {
 	if (!w->finished)
 		return -EINVAL;
+	/* A small table's blocks go straight into the block cache: the
+	 * reads that follow a commit (an fsync) then need no GET at all. */
+	for (size_t i = 0; i < w->nwarm; i++) {
+		struct block b;
+		if (block_parse(&b, w->warm[i].bytes, w->warm[i].len) < 0)
+			continue;
+		struct cblock *cb = block_cache_insert(w->env.cache, w->id, w->warm[i].off,
+						       w->warm[i].bytes, &b);
+		w->warm[i].bytes = NULL; /* the cache owns it now */
+		block_cache_release(w->env.cache, cb);
+	}
+	drop_warm(w);
 	return sst_table_open_meta(&w->env, w->id, w->out.len, w->meta_off,
 				   w->out.data + w->meta_off, w->out.len - w->meta_off, t);
 }
