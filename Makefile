@@ -53,7 +53,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libbucketfs.a tests/testutil.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libbucketfs.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbucketfs.a $(LIBS) $(TESTLIBS)
 
