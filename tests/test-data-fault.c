@@ -52,6 +52,7 @@
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "datafix.h"
 #include "testutil.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -119,70 +120,26 @@ static void quiet_end(bool ok)
 		fail_msg(__VA_ARGS__);  \
 	} while (0)
 
-struct fs {
-	char url[128];
-	objstore *st;     /* the fault wrapper */
-	objstore *clean;  /* the same memory store, no faults */
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-};
-
-static int counter;
-
-static void fs_setup(struct fs *f)
+/* The shared fixture on a fault wrapper (f->st; f->clean is the same
+ * memory store without faults) with small memtable, segments and caches. */
+static void fs_setup(struct datafix *f)
 {
-	memset(f, 0, sizeof *f);
-	snprintf(f->url, sizeof f->url, "memory://test-data-fault-%d-%d", (int)getpid(), ++counter);
-	objstore *inner;
+	datafix_init(f, "test-data-fault", NULL);
+	objstore *inner = f->st;
 	struct objstore_fault_config fc = { 0 };
-	assert_int_equal(objstore_open(f->url, &inner), 0);
 	assert_int_equal(objstore_fault_wrap(inner, &fc, &f->st), 0);
 	assert_int_equal(objstore_open(f->url, &f->clean), 0);
-	lsm_options_default(&f->lo);
 	f->lo.store = f->st;
-	f->lo.create = true;
 	f->lo.memtable_bytes = 128 << 10;
 	f->lo.block_cache_bytes = 128 << 10;
-	memset(f->lo.key, 7, sizeof f->lo.key);
-	data_options_default(&f->dopt);
 	f->dopt.store = f->st;
-	memset(f->dopt.key, 9, sizeof f->dopt.key);
-	memcpy(f->dopt.meta_key, f->lo.key, sizeof f->dopt.meta_key);
-	f->dopt.flush_interval_ms = 0;
-	f->dopt.gc_interval_ms = 0;
 	f->dopt.segment_bytes = 128 << 10;
 	f->dopt.cache_ram_bytes = 1 << 20;
 	f->dopt.extent_cache_bytes = 128 << 10;
 	f->dopt.barrier_timeout_ms = 1500;
 }
 
-static void fs_open(struct fs *f)
-{
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_close(struct fs *f)
-{
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
-	f->d = NULL;
-	f->db = NULL;
-}
-
-static void fs_done(struct fs *f)
-{
-	if (f->d)
-		fs_close(f);
-	objstore_close(f->st);
-	objstore_close(f->clean);
-	objstore_memory_reset(f->url + strlen("memory://"));
-}
-
-static void faults(struct fs *f, unsigned ops, double err, double torn, double lost,
+static void faults(struct datafix *f, unsigned ops, double err, double torn, double lost,
 		   uint64_t latency_us, uint64_t seed)
 {
 	struct objstore_fault_config fc = { 0 };
@@ -244,7 +201,7 @@ static long long compare(struct data *d, const struct model *m, bool soft)
 }
 
 /* The durable state, as a fresh reader of the newest manifest sees it. */
-static int durable_matches(struct fs *f, struct model *cands, size_t n)
+static int durable_matches(struct datafix *f, struct model *cands, size_t n)
 {
 	struct lsm_options ro = f->lo;
 	ro.store = f->clean;
@@ -277,7 +234,7 @@ static int durable_matches(struct fs *f, struct model *cands, size_t n)
 /* A commit may fail with EIO while the store fails (the LSM reports a
  * failed flush of its frozen memtables to the writer): then nothing of it
  * may be applied.  Returns the commit's result. */
-static int random_write(struct fs *f, struct model *m, struct test_rng *r, uint8_t *buf)
+static int random_write(struct datafix *f, struct model *m, struct test_rng *r, uint8_t *buf)
 {
 	int fi = (int)test_rng_below(r, NF);
 	uint64_t off = test_rng_below(r, 2) ? test_rng_below(r, FSIZE / EXT) * EXT :
@@ -302,7 +259,7 @@ static int random_write(struct fs *f, struct model *m, struct test_rng *r, uint8
 
 /* Barrier until it succeeds once the faults are gone (uploads may be in
  * their retry back-off, up to 10 s). */
-static void barrier_eventually(struct fs *f)
+static void barrier_eventually(struct datafix *f)
 {
 	int r = -1;
 	for (int i = 0; i < 60 && r != 0; i++)
@@ -316,10 +273,10 @@ static void run_put_faults(const char *what, double err, double torn, double los
 	uint64_t seed = test_seed(what);
 	struct test_rng r = { seed };
 	long nops = test_env_long("DATA_FAULT_OPS", slow_mode() ? 150 : 250);
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f);
 	f.dopt.barrier_timeout_ms = 400;
-	fs_open(&f);
+	datafix_open(&f);
 	struct model m;
 	model_init(&m);
 	/* Candidates for the durable state: the last successful barrier's
@@ -378,8 +335,8 @@ static void run_put_faults(const char *what, double err, double torn, double los
 	quiet_end(true);
 	struct data_stats s;
 	data_stats(f.d, &s);
-	fs_close(&f);
-	fs_open(&f);
+	datafix_close(&f);
+	datafix_open(&f);
 	assert_int_equal(compare(f.d, &m, false), 0);
 	printf("# %s: %llu faults injected, %llu upload retries; %u commits failed; %u barriers "
 	       "ok, %u failed (%u left an older durable state)\n", what,
@@ -390,7 +347,7 @@ static void run_put_faults(const char *what, double err, double torn, double los
 		model_free(&cands[k]);
 	model_free(&m);
 	free(buf);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_upload_errors(void **state)
@@ -407,9 +364,9 @@ static void test_get_errors(void **state)
 {
 	uint64_t seed = test_seed("data fault: get errors");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f);
-	fs_open(&f);
+	datafix_open(&f);
 	struct model m;
 	model_init(&m);
 	uint8_t *buf = xmalloc(64 << 10);
@@ -422,8 +379,8 @@ static void test_get_errors(void **state)
 	}
 	for (int i = 0; i < 40; i++)
 		assert_int_equal(random_write(&f, &m, &r, buf), 0);
-	fs_close(&f);
-	fs_open(&f); /* cold caches: reads go to the store */
+	datafix_close(&f);
+	datafix_open(&f); /* cold caches: reads go to the store */
 	quiet_begin();
 	faults(&f, OBJSTORE_OP_GET, 0.4, 0, 0, 200, seed);
 	uint8_t *got = xmalloc(256 << 10);
@@ -476,26 +433,26 @@ static void test_get_errors(void **state)
 	faults(&f, 0, 0, 0, 0, 0, seed);
 	quiet_end(true);
 	assert_int_equal(compare(f.d, &m, false), 0);
-	fs_close(&f);
-	fs_open(&f);
+	datafix_close(&f);
+	datafix_open(&f);
 	assert_int_equal(compare(f.d, &m, false), 0);
 	free(got);
 	free(buf);
 	model_free(&m);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_backpressure(void **state)
 {
 	uint64_t seed = test_seed("data fault: backpressure");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f);
 	f.dopt.uploads_in_flight = 1;
 	f.dopt.upload_threads = 1;
 	f.dopt.segment_bytes = 64 << 10;
 	f.dopt.barrier_timeout_ms = 30000;
-	fs_open(&f);
+	datafix_open(&f);
 	const uint64_t lat_us = 20000;
 	faults(&f, OBJSTORE_OP_PUT, 0, 0, 0, lat_us, seed);
 	enum { TOTAL = 2 << 20 };
@@ -531,13 +488,13 @@ static void test_backpressure(void **state)
 	uint8_t *got = xmalloc(TOTAL);
 	assert_int_equal(data_read(f.d, 7, 0, got, TOTAL), 0);
 	assert_memory_equal(got, data, TOTAL);
-	fs_close(&f);
-	fs_open(&f);
+	datafix_close(&f);
+	datafix_open(&f);
 	assert_int_equal(data_read(f.d, 7, 0, got, TOTAL), 0);
 	assert_memory_equal(got, data, TOTAL);
 	free(got);
 	free(data);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 
@@ -547,10 +504,10 @@ static void run_fenced_writer(bool old_writer_runs_gc)
 {
 	uint64_t seed = test_seed("data fault: fenced writer");
 	struct test_rng r = { seed };
-	struct fs a, b;
+	struct datafix a, b;
 	fs_setup(&a);
 	a.dopt.gc_grace_ms = 0;
-	fs_open(&a);
+	datafix_open(&a);
 	enum { N = 200 << 10 };
 	uint8_t *x1 = xmalloc(N), *x2 = xmalloc(N), *x3 = xmalloc(N), *y = xmalloc(N),
 		*got = xmalloc(N), *zero = xcalloc(1, N);
@@ -573,7 +530,7 @@ static void run_fenced_writer(bool old_writer_runs_gc)
 	b.st = a.clean;
 	b.lo.store = b.st;
 	b.dopt.store = b.st;
-	fs_open(&b);
+	datafix_open(&b);
 	t = data_txn_new(a.d);
 	assert_int_equal(data_write(t, 1, 0, x3, N), 0);
 	int rc = data_txn_commit(t, NULL, NULL);
@@ -608,8 +565,8 @@ static void run_fenced_writer(bool old_writer_runs_gc)
 	assert_int_equal(data_barrier(b.d, 0), 0);
 	/* A's uploads after the takeover are orphans: B's GC removes them. */
 	b.dopt.gc_grace_ms = 0;
-	fs_close(&b);
-	fs_open(&b);
+	datafix_close(&b);
+	datafix_open(&b);
 	struct data_gc_report sum = { 0 };
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(data_gc(b.d, &rep), 0);
@@ -617,15 +574,15 @@ static void run_fenced_writer(bool old_writer_runs_gc)
 	}
 	printf("# %llu orphans of the fenced writer deleted\n",
 	       (unsigned long long)sum.orphans_deleted);
-	fs_close(&b);
-	fs_open(&b);
+	datafix_close(&b);
+	datafix_open(&b);
 	assert_int_equal(data_read(b.d, 1, 0, got, N), 0);
 	assert_memory_equal(got, x1, N);
 	assert_int_equal(data_read(b.d, 3, 0, got, N), 0);
 	assert_memory_equal(got, y, N);
 	assert_int_equal(data_read(b.d, 4, 0, got, 100), 0);
 	assert_memory_equal(got, zero, 100);
-	fs_close(&b);
+	datafix_close(&b);
 	free(x1);
 	free(x2);
 	free(x3);
@@ -653,7 +610,7 @@ static void test_fenced_writer_gc_deletes_nothing(void **state)
 /* ---- readers vs slow uploads ---- */
 
 struct slow_writer {
-	struct fs *f;
+	struct datafix *f;
 	_Atomic bool stop;
 	_Atomic uint64_t commits;
 	uint8_t *buf;
@@ -676,14 +633,14 @@ static void test_readers_never_wait_for_uploads(void **state)
 {
 	uint64_t seed = test_seed("data fault: readers vs slow uploads");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f);
 	f.dopt.uploads_in_flight = 1;
 	f.dopt.upload_threads = 1;
 	f.dopt.segment_bytes = 64 << 10;
 	f.dopt.extent_cache_bytes = 16 << 10; /* nothing fits: reads decode frames */
 	f.dopt.barrier_timeout_ms = 30000;
-	fs_open(&f);
+	datafix_open(&f);
 	uint8_t a[EXT];
 	test_rng_fill(&r, a, sizeof a);
 	struct data_txn *t = data_txn_new(f.d);
@@ -724,7 +681,7 @@ static void test_readers_never_wait_for_uploads(void **state)
 	       (double)worst / 1e6, (unsigned long long)atomic_load(&w.commits),
 	       (double)lat_us / 1e3);
 	free(w.buf);
-	fs_done(&f);
+	datafix_done(&f);
 	if (worst >= lat_us * 1000 / 2)
 		FAIL("a read of data already in the store took %.0f ms: it waited for an upload",
 			 (double)worst / 1e6);

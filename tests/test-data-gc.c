@@ -52,6 +52,7 @@
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "datafix.h"
 #include "testutil.h"
 #include "util/clock.h"
 #include "util/coding.h"
@@ -75,86 +76,15 @@ static bool slow_mode(void)
 
 #define EXT EXTENT_BYTES
 
-struct fs {
-	char url[128];
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-};
-
-static int counter;
-
-static void fs_setup(struct fs *f, objstore *wrapped)
+/* The shared fixture plus this test's sizes: 1 MiB segments, GC passes
+ * only when asked, no grace. */
+static void fs_setup(struct datafix *f, objstore *wrapped)
 {
-	memset(f, 0, sizeof *f);
-	snprintf(f->url, sizeof f->url, "memory://test-data-gc-%d-%d", (int)getpid(), ++counter);
-	if (wrapped)
-		f->st = wrapped;
-	else
-		assert_int_equal(objstore_open(f->url, &f->st), 0);
-	lsm_options_default(&f->lo);
-	f->lo.store = f->st;
-	f->lo.create = true;
-	memset(f->lo.key, 7, sizeof f->lo.key);
-	data_options_default(&f->dopt);
-	f->dopt.store = f->st;
-	memset(f->dopt.key, 9, sizeof f->dopt.key);
-	memcpy(f->dopt.meta_key, f->lo.key, sizeof f->dopt.meta_key);
-	f->dopt.flush_interval_ms = 0;
-	f->dopt.gc_interval_ms = 0;
+	datafix_init(f, "test-data-gc", wrapped);
 	f->dopt.gc_grace_ms = 0;
 	f->dopt.segment_bytes = 1 << 20;
 	f->dopt.cache_ram_bytes = 4 << 20;
 	f->dopt.extent_cache_bytes = 2 << 20;
-}
-
-static void fs_open(struct fs *f)
-{
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_close(struct fs *f)
-{
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
-	f->d = NULL;
-	f->db = NULL;
-}
-
-static void fs_done(struct fs *f)
-{
-	if (f->d)
-		fs_close(f);
-	objstore_close(f->st);
-	objstore_memory_reset(f->url + strlen("memory://"));
-}
-
-static void write_commit(struct fs *f, uint64_t ino, uint64_t off, const void *p, size_t n)
-{
-	struct data_txn *t = data_txn_new(f->d);
-	assert_int_equal(data_write(t, ino, off, p, n), 0);
-	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
-	data_txn_free(t);
-}
-
-static void expect_file(struct data *d, uint64_t ino, const uint8_t *want, size_t n,
-			const char *when)
-{
-	uint8_t *got = xmalloc(n);
-	int r = data_read(d, ino, 0, got, n);
-	if (r != 0)
-		fail_msg("%s: data_read(ino %llu) = %d", when, (unsigned long long)ino, r);
-	if (memcmp(got, want, n) != 0) {
-		size_t i = 0;
-		while (got[i] == want[i])
-			i++;
-		fail_msg("%s: ino %llu differs at byte %zu", when, (unsigned long long)ino, i);
-	}
-	free(got);
 }
 
 /* Sum of the sizes of the objects under segments/ (and their count). */
@@ -206,7 +136,7 @@ static uint64_t live_bytes(lsm *db, uint64_t *keys)
 
 /* GC passes until one neither deletes nor repacks (the segments a repack
  * empties are deleted by the next pass).  Fails if GC does not settle. */
-static void gc_settle(struct fs *f, const char *when)
+static void gc_settle(struct datafix *f, const char *when)
 {
 	struct data_gc_report rep;
 	for (int pass = 0; pass < 12; pass++) {
@@ -232,7 +162,7 @@ static void cp_cb(void *arg, const char *name, uint64_t seq, uint64_t created)
 }
 
 /* Open the checkpoint view read-only and compare every file. */
-static void expect_checkpoint(struct fs *f, const char *name, uint8_t **want, int nfiles,
+static void expect_checkpoint(struct datafix *f, const char *name, uint8_t **want, int nfiles,
 			      size_t n, uint64_t ino0, const char *when)
 {
 	struct lsm_options co = f->lo;
@@ -247,7 +177,7 @@ static void expect_checkpoint(struct fs *f, const char *name, uint8_t **want, in
 	cd.read_only = true;
 	assert_int_equal(data_open(&cd, &dv), 0);
 	for (int i = 0; i < nfiles; i++)
-		expect_file(dv, ino0 + (uint64_t)i, want[i], n, when);
+		datafix_expect_d(dv, ino0 + (uint64_t)i, 0, want[i], n, when);
 	data_close(dv);
 	lsm_close(view);
 }
@@ -260,15 +190,15 @@ static void run_overwrite_workload(double repack_below, double max_ratio, uint64
 	enum { NF = 4 };
 	const uint64_t ino0 = 10;
 	size_t fsize = (size_t)mib * (1 << 20) / NF;
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, NULL);
 	f.dopt.gc_repack_below = repack_below;
-	fs_open(&f);
+	datafix_open(&f);
 	uint8_t *model[NF], *mid[NF];
 	for (int i = 0; i < NF; i++) {
 		model[i] = xmalloc(fsize);
 		test_rng_fill(&r, model[i], fsize);
-		write_commit(&f, ino0 + (uint64_t)i, 0, model[i], fsize);
+		datafix_write(&f, ino0 + (uint64_t)i, 0, model[i], fsize);
 		mid[i] = NULL;
 	}
 	uint64_t total = (uint64_t)fsize * NF * (uint64_t)(rounds - 1), written = 0;
@@ -284,7 +214,7 @@ static void run_overwrite_workload(double repack_below, double max_ratio, uint64
 			len = fsize - off;
 		test_rng_fill(&r, buf, len);
 		/* Keep the data incompressible and free of zero extents. */
-		write_commit(&f, ino0 + (uint64_t)fi, off, buf, len);
+		datafix_write(&f, ino0 + (uint64_t)fi, off, buf, len);
 		memcpy(model[fi] + off, buf, len);
 		written += len;
 		if (!cp && written >= total / 2) {
@@ -305,7 +235,7 @@ static void run_overwrite_workload(double repack_below, double max_ratio, uint64
 	uint64_t before = stored_bytes(f.st, &nobj);
 	gc_settle(&f, "gc with checkpoint");
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after gc");
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after gc");
 	/* The checkpoint still reads its own version. */
 	expect_checkpoint(&f, "mid", mid, NF, fsize, ino0, "checkpoint view after gc");
 	uint64_t pinned = stored_bytes(f.st, NULL);
@@ -333,17 +263,17 @@ static void run_overwrite_workload(double repack_below, double max_ratio, uint64
 			 (unsigned long long)slack, (unsigned long long)seed);
 	assert_true(pinned >= stored); /* dropping the checkpoint freed its segments */
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after second gc");
-	fs_close(&f);
-	fs_open(&f);
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after second gc");
+	datafix_close(&f);
+	datafix_open(&f);
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after reopen");
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after reopen");
 	for (int i = 0; i < NF; i++) {
 		free(model[i]);
 		free(mid[i]);
 	}
 	free(buf);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_gc_overwrite_reclaims(void **state)
@@ -398,23 +328,23 @@ static void test_gc_grace_respected(void **state)
 {
 	uint64_t seed = test_seed("data gc grace");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, NULL);
 	const uint64_t grace_ms = 1500;
 	f.dopt.gc_grace_ms = grace_ms;
 	f.dopt.segment_bytes = 256 << 10;
-	fs_open(&f);
+	datafix_open(&f);
 	enum { N = 2 << 20 };
 	uint8_t *a = xmalloc(N), *b = xmalloc(N);
 	test_rng_fill(&r, a, N);
 	test_rng_fill(&r, b, N);
-	write_commit(&f, 1, 0, a, N);
+	datafix_write(&f, 1, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	struct keyset old = { 0 }, now = { 0 };
 	assert_int_equal(objstore_list_all(f.st, "segments/", NULL, keyset_cb, &old), 0);
 	assert_true(old.n >= 8);
 	uint64_t t0 = clock_mono_ns();
-	write_commit(&f, 1, 0, b, N); /* every old frame dies */
+	datafix_write(&f, 1, 0, b, N); /* every old frame dies */
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	struct data_gc_report rep;
 	assert_int_equal(data_gc(f.d, &rep), 0);
@@ -428,7 +358,7 @@ static void test_gc_grace_respected(void **state)
 	} else {
 		printf("# slow machine: the first pass ran after the grace period\n");
 	}
-	expect_file(f.d, 1, b, N, "within grace");
+	datafix_expect_d(f.d, 1, 0, b, N, "within grace");
 	/* After the grace period the dead segments go. */
 	while (clock_mono_ns() - t0 < (grace_ms + 200) * 1000000ull)
 		usleep(20000);
@@ -440,22 +370,22 @@ static void test_gc_grace_respected(void **state)
 		gone += !keyset_has(&now, old.keys[i]);
 	printf("# %zu of %zu dead segments deleted after the grace period\n", gone, old.n);
 	assert_int_equal(gone, old.n);
-	expect_file(f.d, 1, b, N, "after grace");
-	fs_close(&f);
-	fs_open(&f);
-	expect_file(f.d, 1, b, N, "after reopen");
+	datafix_expect_d(f.d, 1, 0, b, N, "after grace");
+	datafix_close(&f);
+	datafix_open(&f);
+	datafix_expect_d(f.d, 1, 0, b, N, "after reopen");
 	keyset_free(&old);
 	keyset_free(&now);
 	free(a);
 	free(b);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 
 /* ---- GC running while a writer overwrites and barriers run ---- */
 
 struct bg {
-	struct fs *f;
+	struct datafix *f;
 	_Atomic bool stop;
 	_Atomic int err;
 	_Atomic uint64_t passes, rewritten, deleted, barriers;
@@ -501,18 +431,18 @@ static void run_gc_concurrent(uint64_t grace_ms)
 	enum { NF = 4 };
 	const uint64_t ino0 = 40;
 	const size_t fsize = 1 << 20;
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, NULL);
 	f.dopt.segment_bytes = 128 << 10;
 	f.dopt.gc_repack_below = 0.9;   /* repack a lot */
 	f.dopt.gc_grace_ms = grace_ms;
 	f.dopt.extent_cache_bytes = 256 << 10;
-	fs_open(&f);
+	datafix_open(&f);
 	uint8_t *model[NF];
 	for (int i = 0; i < NF; i++) {
 		model[i] = xmalloc(fsize);
 		test_rng_fill(&r, model[i], fsize);
-		write_commit(&f, ino0 + (uint64_t)i, 0, model[i], fsize);
+		datafix_write(&f, ino0 + (uint64_t)i, 0, model[i], fsize);
 	}
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	struct bg b = { &f, false, 0, 0, 0, 0, 0 };
@@ -550,20 +480,20 @@ static void run_gc_concurrent(uint64_t grace_ms)
 		fail_msg("background gc/barrier failed: %d (seed %llu)", atomic_load(&b.err),
 			 (unsigned long long)seed);
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after concurrent gc");
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after concurrent gc");
 	gc_settle(&f, "settle");
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after settle");
-	fs_close(&f);
-	fs_open(&f);
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after settle");
+	datafix_close(&f);
+	datafix_open(&f);
 	for (int i = 0; i < NF; i++)
-		expect_file(f.d, ino0 + (uint64_t)i, model[i], fsize, "after reopen");
+		datafix_expect_d(f.d, ino0 + (uint64_t)i, 0, model[i], fsize, "after reopen");
 	assert_true(b.passes > 0);
 	assert_true(b.deleted > 0);
 	for (int i = 0; i < NF; i++)
 		free(model[i]);
 	free(buf);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 /* A grace period covers lookups in flight (a lookup, then a fetch of the
@@ -587,16 +517,16 @@ static void test_gc_grace0_with_concurrent_lookups(void **state)
 static void test_overlapping_range_deletes_keep_pins(void **state)
 {
 	struct test_rng r = { 1 };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, NULL);
-	fs_open(&f);
+	datafix_open(&f);
 	uint8_t a[4 * EXT], b[EXT], c[EXT];
 	test_rng_fill(&r, a, sizeof a);
 	test_rng_fill(&r, b, sizeof b);
 	test_rng_fill(&r, c, sizeof c);
 	/* One segment: four frames of inode 1, one of inode 2. */
-	write_commit(&f, 1, 0, a, sizeof a);
-	write_commit(&f, 2, 0, b, sizeof b);
+	datafix_write(&f, 1, 0, a, sizeof a);
+	datafix_write(&f, 2, 0, b, sizeof b);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	/* One transaction: punch inode 1 and truncate it to 0 (the two range
 	 * deletes overlap). */
@@ -613,13 +543,13 @@ static void test_overlapping_range_deletes_keep_pins(void **state)
 	       (unsigned long long)s.live_bytes, (unsigned long long)live);
 	/* The checkpoint needs inode 2's frame in the first segment. */
 	assert_int_equal(data_checkpoint(f.d, "cp"), 0);
-	write_commit(&f, 2, 0, c, sizeof c);
+	datafix_write(&f, 2, 0, c, sizeof c);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	gc_settle(&f, "gc");
 	uint8_t *want[1] = { b };
 	expect_checkpoint(&f, "cp", want, 1, sizeof b, 2, "checkpoint view after gc");
 	assert_int_equal(s.live_bytes, live);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_gc_keeps_durably_referenced_segments(void **state)
@@ -631,18 +561,18 @@ static void test_gc_keeps_durably_referenced_segments(void **state)
 	assert_int_equal(objstore_open(url, &mem), 0);
 	struct objstore_fault_config fc = { 0 };
 	assert_int_equal(objstore_fault_wrap(mem, &fc, &fst), 0);
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, fst);
 	snprintf(f.url, sizeof f.url, "%s", url);
 	f.dopt.barrier_timeout_ms = 300;
-	fs_open(&f);
+	datafix_open(&f);
 	enum { N = 256 << 10 };
 	uint8_t *a = xmalloc(N), *b = xmalloc(N);
 	test_rng_fill(&r, a, N);
 	test_rng_fill(&r, b, N);
-	write_commit(&f, 1, 0, a, N);
+	datafix_write(&f, 1, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);   /* A is durable */
-	write_commit(&f, 1, 0, b, N);                 /* B is not, yet */
+	datafix_write(&f, 1, 0, b, N);                 /* B is not, yet */
 	/* The store stops taking puts (an outage; a crash has the same
 	 * effect): GC's closing barrier cannot complete. */
 	fc.ops = OBJSTORE_OP_PUT;
@@ -658,11 +588,11 @@ static void test_gc_keeps_durably_referenced_segments(void **state)
 	/* Restart: the durable state is A, and A must read back. */
 	memset(&fc, 0, sizeof fc);
 	objstore_fault_set(fst, &fc);
-	fs_open(&f);
-	expect_file(f.d, 1, a, N, "after restart");
+	datafix_open(&f);
+	datafix_expect_d(f.d, 1, 0, a, N, "after restart");
 	free(a);
 	free(b);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 int main(void)

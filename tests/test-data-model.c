@@ -49,6 +49,7 @@
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "datafix.h"
 #include "testutil.h"
 #include "util/coding.h"
 #include "util/log.h"
@@ -76,62 +77,18 @@ static bool slow_mode(void)
 #define INO0 100
 #define MAX_WRITE (200u << 10)
 
-struct fs {
-	char url[128];
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-};
-
-static int counter;
-
-static void fs_setup(struct fs *f, const char *codec)
+/* The shared fixture plus this test's sizes: small memtable, segments and
+ * caches, so flushes, seals and store reads happen all the time. */
+static void fs_setup(struct datafix *f, const char *codec)
 {
-	memset(f, 0, sizeof *f);
-	snprintf(f->url, sizeof f->url, "memory://test-data-model-%d-%d", (int)getpid(), ++counter);
-	assert_int_equal(objstore_open(f->url, &f->st), 0);
-	lsm_options_default(&f->lo);
-	f->lo.store = f->st;
-	f->lo.create = true;
+	datafix_init(f, "test-data-model", NULL);
 	f->lo.memtable_bytes = 256 << 10;  /* flushes and compactions happen */
 	f->lo.block_cache_bytes = 256 << 10;
-	memset(f->lo.key, 7, sizeof f->lo.key);
-	data_options_default(&f->dopt);
-	f->dopt.store = f->st;
-	memset(f->dopt.key, 9, sizeof f->dopt.key);
-	memcpy(f->dopt.meta_key, f->lo.key, sizeof f->dopt.meta_key);
 	assert_int_equal(codec_parse(codec, &f->dopt.codec), 0);
-	f->dopt.flush_interval_ms = 0;
-	f->dopt.gc_interval_ms = 0;
 	f->dopt.gc_grace_ms = 0;
 	f->dopt.segment_bytes = 256 << 10;
 	f->dopt.cache_ram_bytes = 2 << 20;
 	f->dopt.extent_cache_bytes = 256 << 10;
-}
-
-static void fs_open(struct fs *f)
-{
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_close(struct fs *f)
-{
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
-	f->d = NULL;
-	f->db = NULL;
-}
-
-static void fs_done(struct fs *f)
-{
-	if (f->d)
-		fs_close(f);
-	objstore_close(f->st);
-	objstore_memory_reset(f->url + strlen("memory://"));
 }
 
 /* ---- the model ---- */
@@ -244,7 +201,7 @@ static void size_key(uint8_t key[9], uint64_t ino)
 
 /* ---- checks ---- */
 
-static void expect_range(struct fs *f, const struct model *m, int fi, uint64_t off, size_t len,
+static void expect_range(struct datafix *f, const struct model *m, int fi, uint64_t off, size_t len,
 			 const char *when)
 {
 	uint8_t *got = xmalloc(len);
@@ -264,7 +221,7 @@ static void expect_range(struct fs *f, const struct model *m, int fi, uint64_t o
 	free(got);
 }
 
-static void check_all(struct fs *f, const struct model *m, const char *when)
+static void check_all(struct datafix *f, const struct model *m, const char *when)
 {
 	for (int i = 0; i < NFILES; i++)
 		expect_range(f, m, i, 0, MODEL_BYTES, when);
@@ -296,7 +253,7 @@ static bool extent_nonzero(const struct model *m, int fi, uint64_t ext)
 /* 'E' keys exist exactly for non-zero extents; with durable set, every
  * segment they point at is in the store.  Returns the sum of the frame
  * lengths (the live bytes). */
-static uint64_t check_extent_keys(struct fs *f, const struct model *m, bool durable,
+static uint64_t check_extent_keys(struct datafix *f, const struct model *m, bool durable,
 				  const char *when)
 {
 	uint8_t prefix[1] = { 'E' };
@@ -349,7 +306,7 @@ static uint64_t check_extent_keys(struct fs *f, const struct model *m, bool dura
 	return live;
 }
 
-static void check_counters(struct fs *f, uint64_t live, const char *when)
+static void check_counters(struct datafix *f, uint64_t live, const char *when)
 {
 	if (test_env_long("DATA_CHECK_COUNTERS", 0) == 0)
 		return;
@@ -362,7 +319,7 @@ static void check_counters(struct fs *f, uint64_t live, const char *when)
 
 /* ---- one operation inside a transaction ---- */
 
-static void op_in_txn(struct fs *f, struct model *m, struct data_txn *t, struct lsm_batch *b,
+static void op_in_txn(struct datafix *f, struct model *m, struct data_txn *t, struct lsm_batch *b,
 		      struct test_rng *r, int fi, uint8_t *buf, unsigned *kinds)
 {
 	uint64_t ino = INO0 + (uint64_t)fi;
@@ -418,12 +375,12 @@ static void run_model(const char *codec)
 	uint64_t seed = test_seed(what);
 	struct test_rng r = { seed };
 	long nops = test_env_long("DATA_MODEL_OPS", slow_mode() ? 800 : 4000);
-	struct fs f;
+	struct datafix f;
 	struct model m;
 	uint8_t *buf = xmalloc(MAX_WRITE);
 	unsigned kinds[4] = { 0 }, commits = 0, reads = 0, barriers = 0, gcs = 0, reopens = 0;
 	fs_setup(&f, codec);
-	fs_open(&f);
+	datafix_open(&f);
 	model_init(&m);
 	char when[96];
 	for (long i = 1; i <= nops; i++) {
@@ -464,8 +421,8 @@ static void run_model(const char *codec)
 			assert_int_equal(data_gc(f.d, &rep), 0);
 			gcs++;
 		} else if (c < 980) {
-			fs_close(&f);
-			fs_open(&f);
+			datafix_close(&f);
+			datafix_open(&f);
 			check_all(&f, &m, when);
 			check_extent_keys(&f, &m, true, when);
 			reopens++;
@@ -482,8 +439,8 @@ static void run_model(const char *codec)
 	check_all(&f, &m, when);
 	struct data_stats s;
 	data_stats(f.d, &s);
-	fs_close(&f);
-	fs_open(&f);
+	datafix_close(&f);
+	datafix_open(&f);
 	check_all(&f, &m, when);
 	uint64_t live = check_extent_keys(&f, &m, true, when);
 	check_counters(&f, live, when);
@@ -494,7 +451,7 @@ static void run_model(const char *codec)
 	       (unsigned long long)s.segments_uploaded, (unsigned long long)s.gets);
 	model_free(&m);
 	free(buf);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_model_lz4(void **state)
@@ -513,7 +470,7 @@ static void test_model_zstd(void **state)
 #define VERSIONS 250
 
 struct rw_shared {
-	struct fs *f;
+	struct datafix *f;
 	_Atomic uint64_t ino;       /* region being rewritten (0 = stop) */
 	_Atomic bool stop;
 	_Atomic uint64_t reads, chunks;
@@ -607,7 +564,7 @@ out:
 static void test_readers_see_whole_commits(void **state)
 {
 	struct rw_shared sh;
-	struct fs f;
+	struct datafix f;
 	memset(&sh, 0, sizeof sh);
 	pthread_mutex_init(&sh.mu, NULL);
 	sh.seed = test_seed("data readers vs writer");
@@ -617,7 +574,7 @@ static void test_readers_see_whole_commits(void **state)
 	f.dopt.cache_ram_bytes = 1 << 20;
 	f.dopt.flush_interval_ms = 20;        /* periodic barriers seal and upload */
 	f.dopt.segment_bytes = 64 << 10;
-	fs_open(&f);
+	datafix_open(&f);
 	sh.f = &f;
 	long rounds = test_env_long("DATA_MODEL_ROUNDS", slow_mode() ? 2 : 3);
 	uint8_t *buf = xmalloc(REGION_EXTENTS * EXT);
@@ -678,7 +635,7 @@ static void test_readers_see_whole_commits(void **state)
 	assert_true(atomic_load(&sh.chunks) > 0);
 	free(buf);
 	pthread_mutex_destroy(&sh.mu);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 
@@ -686,9 +643,9 @@ static void test_readers_see_whole_commits(void **state)
 
 static void test_edges(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, "lz4");
-	fs_open(&f);
+	datafix_open(&f);
 	uint8_t got[64], zeros[64] = { 0 };
 	/* Empty transaction, empty write, empty read, empty punch. */
 	struct data_txn *t = data_txn_new(f.d);
@@ -727,8 +684,8 @@ static void test_edges(void **state)
 	assert_int_equal(data_read(f.d, 2, (uint64_t)1 << 40, got, 4), 0);
 	assert_memory_equal(got, "fAR!", 4);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_close(&f);
-	fs_open(&f);
+	datafix_close(&f);
+	datafix_open(&f);
 	assert_int_equal(data_read(f.d, 2, top - 10, got, 10), 0);
 	assert_memory_equal(got, "0123456789", 10);
 	/* Truncate from a huge size: only the extents that exist matter. */
@@ -763,7 +720,7 @@ static void test_edges(void **state)
 	assert_int_equal(lsm_iter_new(f.db, prefix, sizeof prefix, NULL, 0, &it), 0);
 	assert_false(lsm_iter_valid(it));
 	lsm_iter_free(it);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 
@@ -776,9 +733,9 @@ static void test_replica_follows_writer(void **state)
 {
 	uint64_t seed = test_seed("data replica");
 	struct test_rng r = { seed };
-	struct fs w;
+	struct datafix w;
 	fs_setup(&w, "lz4");
-	fs_open(&w);
+	datafix_open(&w);
 	enum { N = 4 * EXT };
 	uint8_t *a = xmalloc(N), *b = xmalloc(N), *got = xmalloc(N);
 	test_rng_fill(&r, a, N);
@@ -825,7 +782,7 @@ static void test_replica_follows_writer(void **state)
 	free(a);
 	free(b);
 	free(got);
-	fs_done(&w);
+	datafix_done(&w);
 }
 
 int main(void)

@@ -42,6 +42,7 @@
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "datafix.h"
 #include "testutil.h"
 #include "util/coding.h"
 #include "util/log.h"
@@ -50,86 +51,24 @@
 #define MARKER "BUCKETFS-PLAINTEXT-MARKER"
 #define MLEN (sizeof MARKER - 1)
 
-struct fs {
-	char url[128];
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-	char *cache;
-};
-
-static int counter;
-
-static void fs_setup(struct fs *f, const char *codec)
+/* The shared fixture plus this test's codec, 256 KiB segments and a cache
+ * directory (used when opened with_cache). */
+static void fs_setup(struct datafix *f, const char *codec)
 {
-	memset(f, 0, sizeof *f);
-	snprintf(f->url, sizeof f->url, "memory://test-data-secrecy-%d-%d", (int)getpid(), ++counter);
-	assert_int_equal(objstore_open(f->url, &f->st), 0);
-	lsm_options_default(&f->lo);
-	f->lo.store = f->st;
-	f->lo.create = true;
-	memset(f->lo.key, 7, sizeof f->lo.key);
-	data_options_default(&f->dopt);
-	f->dopt.store = f->st;
-	memset(f->dopt.key, 9, sizeof f->dopt.key);
-	memcpy(f->dopt.meta_key, f->lo.key, sizeof f->dopt.meta_key);
+	datafix_init(f, "test-data-secrecy", NULL);
 	assert_int_equal(codec_parse(codec, &f->dopt.codec), 0);
-	f->dopt.flush_interval_ms = 0;
-	f->dopt.gc_interval_ms = 0;
 	f->dopt.segment_bytes = 256 << 10;
 	f->cache = test_tmpdir("data-secrecy");
 }
 
-static void fs_open(struct fs *f, bool with_cache)
+static void fs_open(struct datafix *f, bool with_cache)
 {
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
 	f->dopt.cache_dir = with_cache ? f->cache : NULL;
 	/* RAM tier below one part: every read goes to the disk tier or the
 	 * store; no decoded-extent cache either. */
 	f->dopt.cache_ram_bytes = with_cache ? 1 : 4 << 20;
 	f->dopt.extent_cache_bytes = 16 << 10;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_close(struct fs *f)
-{
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
-	f->d = NULL;
-	f->db = NULL;
-}
-
-static void fs_done(struct fs *f)
-{
-	if (f->d)
-		fs_close(f);
-	objstore_close(f->st);
-	objstore_memory_reset(f->url + strlen("memory://"));
-	test_rmtree(f->cache);
-	free(f->cache);
-}
-
-static void write_commit(struct fs *f, uint64_t ino, uint64_t off, const void *p, size_t n)
-{
-	struct data_txn *t = data_txn_new(f->d);
-	assert_int_equal(data_write(t, ino, off, p, n), 0);
-	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
-	data_txn_free(t);
-}
-
-static void expect_file(struct fs *f, uint64_t ino, const uint8_t *want, size_t n,
-			const char *when)
-{
-	uint8_t *got = xmalloc(n);
-	int r = data_read(f->d, ino, 0, got, n);
-	if (r != 0)
-		fail_msg("%s: data_read(ino %llu) = %d", when, (unsigned long long)ino, r);
-	if (memcmp(got, want, n) != 0)
-		fail_msg("%s: ino %llu reads wrong bytes", when, (unsigned long long)ino);
-	free(got);
+	datafix_open(f);
 }
 
 /* ---- the files ---- */
@@ -255,13 +194,13 @@ static void run_secrecy(const char *codec)
 	snprintf(what, sizeof what, "data secrecy (%s)", codec);
 	uint64_t seed = test_seed(what);
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	struct files fl;
 	fs_setup(&f, codec);
 	fs_open(&f, false);
 	make_files(&fl, &r);
 	for (int i = 0; i < NFILES; i++)
-		write_commit(&f, 1 + (uint64_t)i, 0, fl.data[i], fl.size[i]);
+		datafix_write(&f, 1 + (uint64_t)i, 0, fl.data[i], fl.size[i]);
 	/* Also through partial-extent rewrites (read, merge, re-seal), with
 	 * the marker in the caller's metadata batch too (key and value). */
 	struct data_txn *t = data_txn_new(f.d);
@@ -273,23 +212,23 @@ static void run_secrecy(const char *codec)
 	lsm_batch_free(b);
 	memcpy(fl.data[1] + 5000, MARKER, MLEN);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_close(&f);
+	datafix_close(&f);
 	/* Read back through the disk tier, twice (fill, then hit). */
 	for (int pass = 0; pass < 2; pass++) {
 		fs_open(&f, true);
 		for (int i = 0; i < NFILES; i++)
-			expect_file(&f, 1 + (uint64_t)i, fl.data[i], fl.size[i], "read back");
+			datafix_expect(&f, 1 + (uint64_t)i, 0, fl.data[i], fl.size[i], "read back");
 		struct data_stats s;
 		data_stats(f.d, &s);
 		if (pass == 1)
 			assert_true(s.disk_hits > 0); /* the disk tier is really used */
-		fs_close(&f);
+		datafix_close(&f);
 	}
 	/* Reading from the store only, for completeness. */
 	fs_open(&f, false);
 	for (int i = 0; i < NFILES; i++)
-		expect_file(&f, 1 + (uint64_t)i, fl.data[i], fl.size[i], "read back");
-	fs_close(&f);
+		datafix_expect(&f, 1 + (uint64_t)i, 0, fl.data[i], fl.size[i], "read back");
+	datafix_close(&f);
 
 	struct scan s = { f.st, 0, 0, "" };
 	assert_int_equal(objstore_list_all(f.st, "", NULL, scan_object, &s), 0);
@@ -308,7 +247,7 @@ static void run_secrecy(const char *codec)
 	char which[64];
 	assert_true(has_marker(fl.data[0] + 7, 16, which));
 	free_files(&fl);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_secrecy_lz4(void **state)
@@ -352,13 +291,13 @@ static void test_flipped_store_byte_is_ebadmsg(void **state)
 {
 	uint64_t seed = test_seed("data secrecy: flipped store byte");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, "lz4");
 	fs_open(&f, false);
 	enum { N = 8 * EXT };
 	uint8_t *a = xmalloc(N), *got = xmalloc(N);
 	test_rng_fill(&r, a, N);
-	write_commit(&f, 1, 0, a, N);
+	datafix_write(&f, 1, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	/* Where each place to damage is: length field, nonce, ciphertext, tag. */
 	const char *what[] = { "length field", "nonce", "ciphertext", "tag" };
@@ -373,7 +312,7 @@ static void test_flipped_store_byte_is_ebadmsg(void **state)
 				      loc.len - 1 - test_rng_below(&r, 16));
 		flip_object_byte(f.st, name, at);
 		/* Reopen: no RAM copy of anything. */
-		fs_close(&f);
+		datafix_close(&f);
 		fs_open(&f, false);
 		memset(got, 0xee, EXT);
 		int rc = data_read(f.d, 1, ext * EXT, got, EXT);
@@ -394,14 +333,14 @@ static void test_flipped_store_byte_is_ebadmsg(void **state)
 			fail_msg("%s flipped: partial write = %d, want -EBADMSG", what[k], rc);
 		/* Repair the object for the next round. */
 		flip_object_byte(f.st, name, at);
-		fs_close(&f);
+		datafix_close(&f);
 		fs_open(&f, false);
 		assert_int_equal(data_read(f.d, 1, 0, got, N), 0);
 		assert_memory_equal(got, a, N);
 	}
 	free(a);
 	free(got);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 /* Apply fn to every regular file in the cache dir. */
@@ -492,23 +431,23 @@ static void run_cache_damage(void (*damage)(const char *, off_t, struct test_rng
 	snprintf(what, sizeof what, "data secrecy: %s cache files", how);
 	uint64_t seed = test_seed(what);
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, "lz4");
 	fs_open(&f, false);
 	enum { N = 3 << 20 };
 	uint8_t *a = xmalloc(N);
 	test_rng_fill(&r, a, N);
-	write_commit(&f, 1, 0, a, N);
+	datafix_write(&f, 1, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_close(&f);
+	datafix_close(&f);
 	fs_open(&f, true);
-	expect_file(&f, 1, a, N, "fill the cache");
-	fs_close(&f);
+	datafix_expect(&f, 1, 0, a, N, "fill the cache");
+	datafix_close(&f);
 	size_t n = for_cache_files(f.cache, damage, &r);
 	assert_true(n >= 3);
 	fs_open(&f, true);
-	expect_file(&f, 1, a, N, how);
-	fs_close(&f);
+	datafix_expect(&f, 1, 0, a, N, how);
+	datafix_close(&f);
 	/* What is left in the cache is good: every file equals the store's
 	 * bytes of its part. */
 	struct cache_check cc = { f.st, 0, 0 };
@@ -518,10 +457,10 @@ static void run_cache_damage(void (*damage)(const char *, off_t, struct test_rng
 	assert_int_equal(cc.bad, 0);
 	/* The cache now holds good copies. */
 	fs_open(&f, true);
-	expect_file(&f, 1, a, N, "after repair");
-	fs_close(&f);
+	datafix_expect(&f, 1, 0, a, N, "after repair");
+	datafix_close(&f);
 	free(a);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_flipped_cache_byte_refetches(void **state)
@@ -538,7 +477,7 @@ static void test_truncated_cache_file_refetches(void **state)
 /* ---- damaged cache copies while several readers run ---- */
 
 struct creader {
-	struct fs *f;
+	struct datafix *f;
 	const uint8_t *want;
 	size_t n;
 	int rc;
@@ -565,21 +504,21 @@ static void test_damaged_cache_concurrent_readers(void **state)
 {
 	uint64_t seed = test_seed("data secrecy: damaged cache, concurrent readers");
 	struct test_rng r = { seed };
-	struct fs f;
+	struct datafix f;
 	fs_setup(&f, "lz4");
 	fs_open(&f, false);
 	enum { N = 4 << 20, NT = 3 };
 	uint8_t *a = xmalloc(N);
 	test_rng_fill(&r, a, N);
-	write_commit(&f, 1, 0, a, N);
+	datafix_write(&f, 1, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_close(&f);
+	datafix_close(&f);
 	long rounds = test_env_long("DATA_SECRECY_ROUNDS", 10);
 	unsigned failed = 0, wrong = 0;
 	for (long round = 0; round < rounds; round++) {
 		fs_open(&f, true);
-		expect_file(&f, 1, a, N, "fill the cache");
-		fs_close(&f);
+		datafix_expect(&f, 1, 0, a, N, "fill the cache");
+		datafix_close(&f);
 		for_cache_files(f.cache, flip_file_byte, &r);
 		fs_open(&f, true);
 		pthread_t th[NT];
@@ -593,14 +532,14 @@ static void test_damaged_cache_concurrent_readers(void **state)
 			failed += c[i].rc != 0;
 			wrong += c[i].wrong;
 		}
-		fs_close(&f);
+		datafix_close(&f);
 	}
 	printf("# %ld rounds x %d readers: %u reads failed, %u returned wrong bytes\n", rounds, NT,
 	       failed, wrong);
 	assert_int_equal(wrong, 0);
 	assert_int_equal(failed, 0);
 	free(a);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 int main(void)

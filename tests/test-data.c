@@ -17,83 +17,22 @@
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "datafix.h"
 #include "testutil.h"
 
-struct fs {
-	char url[128];
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-};
-
-static int counter;
-
-static void fs_open(struct fs *f)
+/* The shared fixture (url NULL: a fresh memory store) with 1 MiB
+ * segments, opened. */
+static void fs_init(struct datafix *f, const char *url)
 {
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_init(struct fs *f, const char *url)
-{
-	memset(f, 0, sizeof *f);
-	if (url)
-		snprintf(f->url, sizeof f->url, "%s", url);
-	else
-		snprintf(f->url, sizeof f->url, "memory://test-data-%d-%d", (int)getpid(), ++counter);
-	assert_int_equal(objstore_open(f->url, &f->st), 0);
-	lsm_options_default(&f->lo);
-	f->lo.store = f->st;
-	f->lo.create = true;
-	memset(f->lo.key, 7, sizeof f->lo.key);
-	data_options_default(&f->dopt);
-	f->dopt.store = f->st;
-	memset(f->dopt.key, 9, sizeof f->dopt.key);
-	memcpy(f->dopt.meta_key, f->lo.key, sizeof f->dopt.meta_key);
-	f->dopt.flush_interval_ms = 0;
-	f->dopt.gc_interval_ms = 0;
+	datafix_init(f, url ? url : "test-data", NULL);
 	f->dopt.segment_bytes = 1 << 20;
-	fs_open(f);
+	datafix_open(f);
 }
 
-static void fs_close(struct fs *f)
+static void expect_bytes(struct datafix *f, uint64_t ino, uint64_t off, const uint8_t *want,
+			 size_t n)
 {
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
-	f->d = NULL;
-	f->db = NULL;
-}
-
-static void fs_reopen(struct fs *f)
-{
-	fs_close(f);
-	fs_open(f);
-}
-
-static void fs_done(struct fs *f)
-{
-	if (f->d)
-		fs_close(f);
-	objstore_close(f->st);
-}
-
-static void write_commit(struct fs *f, uint64_t ino, uint64_t off, const void *p, size_t n)
-{
-	struct data_txn *t = data_txn_new(f->d);
-	assert_int_equal(data_write(t, ino, off, p, n), 0);
-	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
-	data_txn_free(t);
-}
-
-static void expect_bytes(struct fs *f, uint64_t ino, uint64_t off, const uint8_t *want, size_t n)
-{
-	uint8_t *got = xmalloc(n);
-	assert_int_equal(data_read(f->d, ino, off, got, n), 0);
-	assert_memory_equal(got, want, n);
-	free(got);
+	datafix_expect(f, ino, off, want, n, "read back");
 }
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
@@ -104,12 +43,12 @@ static void fill(uint8_t *p, size_t n, uint8_t seed)
 
 static void test_write_read_across_extents(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	enum { N = 200000 };
 	uint8_t *buf = xmalloc(N);
 	fill(buf, N, 1);
-	write_commit(&f, 5, 1000, buf, N);
+	datafix_write(&f, 5, 1000, buf, N);
 	expect_bytes(&f, 5, 1000, buf, N);
 	/* Before the first byte: zeros. */
 	uint8_t zeros[1000] = { 0 };
@@ -117,32 +56,32 @@ static void test_write_read_across_extents(void **state)
 	/* Another inode is untouched. */
 	expect_bytes(&f, 6, 1000, zeros, 1000);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_reopen(&f);
+	datafix_reopen(&f);
 	expect_bytes(&f, 5, 1000, buf, N);
 	free(buf);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_partial_overwrite_keeps_neighbours(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	uint8_t a[65536], b[100];
 	fill(a, sizeof a, 3);
 	memset(b, 0xab, sizeof b);
-	write_commit(&f, 1, 0, a, sizeof a);
-	write_commit(&f, 1, 32760, b, sizeof b); /* straddles two extents */
+	datafix_write(&f, 1, 0, a, sizeof a);
+	datafix_write(&f, 1, 32760, b, sizeof b); /* straddles two extents */
 	memcpy(a + 32760, b, sizeof b);
 	expect_bytes(&f, 1, 0, a, sizeof a);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_reopen(&f);
+	datafix_reopen(&f);
 	expect_bytes(&f, 1, 0, a, sizeof a);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_several_writes_in_one_txn(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	struct data_txn *t = data_txn_new(f.d);
 	assert_int_equal(data_write(t, 2, 10, "hello", 5), 0);
@@ -152,32 +91,32 @@ static void test_several_writes_in_one_txn(void **state)
 	uint8_t want[21] = { 0 };
 	memcpy(want + 10, "heLLO world", 11);
 	expect_bytes(&f, 2, 0, want, sizeof want);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_zero_extents_are_holes(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	uint8_t *z = xcalloc(1, 3 * 32768);
-	write_commit(&f, 3, 0, z, 3 * 32768);
+	datafix_write(&f, 3, 0, z, 3 * 32768);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	struct data_stats s;
 	data_stats(f.d, &s);
 	assert_int_equal(s.stored_bytes, 0); /* nothing stored for zeros */
 	expect_bytes(&f, 3, 0, z, 3 * 32768);
 	free(z);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_truncate_and_punch(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	enum { N = 5 * 32768 };
 	uint8_t *a = xmalloc(N);
 	fill(a, N, 9);
-	write_commit(&f, 4, 0, a, N);
+	datafix_write(&f, 4, 0, a, N);
 	/* Punch the middle: partial head, two whole extents, partial tail. */
 	struct data_txn *t = data_txn_new(f.d);
 	assert_int_equal(data_punch(t, 4, 30000, 4 * 32768 + 100), 0);
@@ -193,7 +132,7 @@ static void test_truncate_and_punch(void **state)
 	memset(a + 1000, 0, N - 1000);
 	expect_bytes(&f, 4, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_reopen(&f);
+	datafix_reopen(&f);
 	expect_bytes(&f, 4, 0, a, N);
 	/* Delete everything. */
 	t = data_txn_new(f.d);
@@ -203,12 +142,12 @@ static void test_truncate_and_punch(void **state)
 	memset(a, 0, N);
 	expect_bytes(&f, 4, 0, a, N);
 	free(a);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_caller_batch_is_atomic_with_data(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	struct data_txn *t = data_txn_new(f.d);
 	struct lsm_batch *b = lsm_batch_new();
@@ -221,20 +160,20 @@ static void test_caller_batch_is_atomic_with_data(void **state)
 	assert_int_equal(lsm_get(f.db, "Isize", 5, &v), 0);
 	buf_free(&v);
 	expect_bytes(&f, 8, 0, (const uint8_t *)"abcde", 5);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_reads_come_from_store_after_reopen(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	enum { N = 3 << 20 };
 	uint8_t *a = xmalloc(N);
 	struct test_rng rng = { 42 };
 	test_rng_fill(&rng, a, N); /* incompressible: 3 MiB stays 3 MiB */
-	write_commit(&f, 10, 0, a, N);
+	datafix_write(&f, 10, 0, a, N);
 	assert_int_equal(data_barrier(f.d, 0), 0);
-	fs_reopen(&f);
+	datafix_reopen(&f);
 	expect_bytes(&f, 10, 0, a, N);
 	struct data_stats s;
 	data_stats(f.d, &s);
@@ -245,28 +184,28 @@ static void test_reads_come_from_store_after_reopen(void **state)
 	assert_true(l.count >= 3); /* 1 MiB segments */
 	objstore_listing_free(&l);
 	free(a);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 static void test_unflushed_writes_lost_as_suffix(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	/* A real directory: the child incarnation must share the store. */
 	char *dir = test_tmpdir("data-lineage");
 	char url[256];
 	snprintf(url, sizeof url, "file://%s", dir);
 	fs_init(&f, url);
-	write_commit(&f, 11, 0, "durable", 7);
+	datafix_write(&f, 11, 0, "durable", 7);
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
 	/* The child is another incarnation that writes and dies unflushed. */
-	fs_close(&f);
+	datafix_close(&f);
 	pid_t pid = fork();
 	if (pid == 0) {
-		fs_open(&f);
+		datafix_open(&f);
 		uint64_t lineage = data_lineage(f.d);
-		write_commit(&f, 11, 0, "LOST!!!", 7);
+		datafix_write(&f, 11, 0, "LOST!!!", 7);
 		if (write(fds[1], &lineage, sizeof lineage) != sizeof lineage)
 			_exit(2);
 		pause();
@@ -278,35 +217,35 @@ static void test_unflushed_writes_lost_as_suffix(void **state)
 	waitpid(pid, NULL, 0);
 	close(fds[0]);
 	close(fds[1]);
-	fs_open(&f);
+	datafix_open(&f);
 	expect_bytes(&f, 11, 0, (const uint8_t *)"durable", 7);
 	/* A barrier for the dead incarnation's writes cannot be honoured. */
 	assert_int_equal(data_barrier(f.d, lineage), -ESTALE);
 	uint64_t mine = data_lineage(f.d);
 	assert_int_equal(data_barrier(f.d, mine), 0);
-	fs_close(&f);
+	datafix_close(&f);
 	/* A cleanly closed incarnation's writes are all durable. */
-	fs_open(&f);
+	datafix_open(&f);
 	assert_int_equal(data_barrier(f.d, mine), 0);
-	fs_done(&f);
+	datafix_done(&f);
 	test_rmtree(dir);
 	free(dir);
 }
 
 static void test_checkpoint_pins_and_gc_reclaims(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	fs_init(&f, NULL);
 	f.dopt.gc_grace_ms = 0;
-	fs_reopen(&f);
+	datafix_reopen(&f);
 	enum { N = 1 << 20 };
 	uint8_t *a = xmalloc(N), *b = xmalloc(N);
 	fill(a, N, 1);
 	fill(b, N, 2);
-	write_commit(&f, 20, 0, a, N);
+	datafix_write(&f, 20, 0, a, N);
 	assert_int_equal(data_checkpoint(f.d, "before"), 0);
 	for (int i = 0; i < 4; i++)
-		write_commit(&f, 20, 0, b, N); /* overwrite: old frames die */
+		datafix_write(&f, 20, 0, b, N); /* overwrite: old frames die */
 	assert_int_equal(data_barrier(f.d, 0), 0);
 	struct data_gc_report rep;
 	assert_int_equal(data_gc(f.d, &rep), 0);
@@ -334,11 +273,11 @@ static void test_checkpoint_pins_and_gc_reclaims(void **state)
 	free(a);
 	free(b);
 	free(got);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 struct writer_arg {
-	struct fs *f;
+	struct datafix *f;
 	int stop;
 	int commits;
 };
@@ -351,7 +290,7 @@ static void *writer_thread(void *arg)
 	for (int i = 0; !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); i++) {
 		/* Incompressible, so segments fill and uploads queue up. */
 		test_rng_fill(&rng, buf, sizeof buf);
-		write_commit(w->f, 30 + i % 5, (uint64_t)(i % 17) * 50000, buf, sizeof buf);
+		datafix_write(w->f, 30 + i % 5, (uint64_t)(i % 17) * 50000, buf, sizeof buf);
 		w->commits++;
 	}
 	return NULL;
@@ -359,7 +298,7 @@ static void *writer_thread(void *arg)
 
 /* Every segment that the newest manifest references through an extent
  * key exists in the store. */
-static void check_manifest_segments_exist(struct fs *f)
+static void check_manifest_segments_exist(struct datafix *f)
 {
 	struct lsm_options ro = f->lo;
 	lsm *view;
@@ -388,7 +327,7 @@ static void check_manifest_segments_exist(struct fs *f)
 
 static void test_manifest_never_names_missing_segment(void **state)
 {
-	struct fs f;
+	struct datafix f;
 	objstore *inner;
 	char url[64];
 	memset(&f, 0, sizeof f);
@@ -416,7 +355,7 @@ static void test_manifest_never_names_missing_segment(void **state)
 	 * a barrier that did not wait for them would commit well before
 	 * they are stored. */
 	f.dopt.upload_threads = 1;
-	fs_open(&f);
+	datafix_open(&f);
 	struct writer_arg w = { &f, 0, 0 };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, writer_thread, &w), 0);
@@ -428,7 +367,7 @@ static void test_manifest_never_names_missing_segment(void **state)
 	pthread_join(th, NULL);
 	printf("# %d commits raced with periodic barriers\n", w.commits);
 	assert_true(w.commits > 10);
-	fs_done(&f);
+	datafix_done(&f);
 }
 
 int main(void)
