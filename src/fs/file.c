@@ -203,6 +203,12 @@ static void kill_priv(const struct fs_cred *c, struct inode *in)
 int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
 	     const void *buf, size_t len, size_t *put)
 {
+	return fs_write_ex(fs, c, ino, off, buf, len, 0, put);
+}
+
+int fs_write_ex(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
+		const void *buf, size_t len, unsigned flags, size_t *put)
+{
 	struct inode in;
 	struct fs_commit cm;
 	*put = 0;
@@ -231,8 +237,13 @@ int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
 	}
 	if (end > in.size)
 		in.size = end;
-	fs_now(&in.mtime);
-	in.ctime = in.mtime;
+	/* A write-back cache hands data over long after the write(2), and
+	 * then sends the times of the write itself: stamping "now" here
+	 * would make a file look newer than ones touched after it. */
+	if (!(flags & FS_WRITE_KEEP_TIMES)) {
+		fs_now(&in.mtime);
+		in.ctime = in.mtime;
+	}
 	kill_priv(c, &in);
 	fs_inode_put(cm.b, &in);
 	cm.d_bytes = growth;

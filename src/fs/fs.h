@@ -142,6 +142,11 @@ int fs_read(struct fs *fs, uint64_t ino, uint64_t off, void *buf, size_t len, si
  * setgid as Linux does when c is not privileged. */
 int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
 	     const void *buf, size_t len, size_t *put);
+/* fs_write_ex flags. */
+#define FS_WRITE_KEEP_TIMES 1   /* the caller keeps mtime/ctime itself (a kernel
+				   write-back cache, which sends them later) */
+int fs_write_ex(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
+		const void *buf, size_t len, unsigned flags, size_t *put);
 /* The verified durability barrier (lineage 0: this incarnation). */
 int fs_fsync(struct fs *fs, uint64_t ino, bool datasync);
 int fs_sync(struct fs *fs);

@@ -168,6 +168,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_CACHE_SYMLINKS);   /* a symlink never changes */
 	if (ff->writeback && !ff->read_only)
 		want(conn, FUSE_CAP_WRITEBACK_CACHE);
+	/* What was granted: with it the kernel owns mtime/ctime of writes. */
+	ff->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	/* The kernel clears setuid/setgid itself (by a setattr of the mode):
 	 * with the write-back cache our writes come as uid 0 and could not. */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
@@ -517,7 +519,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	cred_light(req, &rc);
-	int r = fs_write(ff_of(req)->fs, &rc.c, ino, (uint64_t)off, buf, size, &put);
+	struct fuse_frontend *ff = ff_of(req);
+	int r = fs_write_ex(ff->fs, &rc.c, ino, (uint64_t)off, buf, size,
+			    ff->writeback && !ff->read_only ? FS_WRITE_KEEP_TIMES : 0, &put);
 	if (r < 0 && put == 0)
 		fuse_reply_err(req, -r);
 	else
