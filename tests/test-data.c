@@ -370,6 +370,128 @@ static void test_manifest_never_names_missing_segment(void **state)
 	datafix_done(&f);
 }
 
+/* ---- data_map and the stored-extent hook ---- */
+
+struct map_rec {
+	uint64_t off[16], len[16];
+	bool data[16];
+	int n;
+};
+
+static int map_cb(void *arg, uint64_t off, uint64_t len, bool data)
+{
+	struct map_rec *m = arg;
+	assert_true(m->n < 16);
+	m->off[m->n] = off;
+	m->len[m->n] = len;
+	m->data[m->n] = data;
+	m->n++;
+	return 0;
+}
+
+static void test_map_reports_data_and_holes(void **state)
+{
+	struct datafix f;
+	fs_init(&f, NULL);
+	enum { E = DATA_EXTENT_BYTES };
+	uint8_t *buf = xmalloc(2 * E);
+	fill(buf, 2 * E, 3);
+	/* Extents 1, 2 and 5 hold data; 0, 3, 4 and past 5 are holes. */
+	datafix_write(&f, 9, E, buf, 2 * E);
+	datafix_write(&f, 9, 5 * (uint64_t)E + 100, buf, 10);
+	struct map_rec m = { .n = 0 };
+	assert_int_equal(data_map(f.d, 9, 0, 8 * (uint64_t)E, map_cb, &m), 0);
+	assert_int_equal(m.n, 5);
+	uint64_t want_off[] = { 0, E, 3 * (uint64_t)E, 5 * (uint64_t)E, 6 * (uint64_t)E };
+	uint64_t want_len[] = { E, 2 * E, 2 * E, E, 2 * E };
+	bool want_data[] = { false, true, false, true, false };
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(m.off[i], want_off[i]);
+		assert_int_equal(m.len[i], want_len[i]);
+		assert_int_equal(m.data[i], want_data[i]);
+	}
+	/* Clipped to an unaligned range inside a data run. */
+	m.n = 0;
+	assert_int_equal(data_map(f.d, 9, E + 10, 20, map_cb, &m), 0);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.off[0], E + 10);
+	assert_int_equal(m.len[0], 20);
+	assert_true(m.data[0]);
+	/* A punched extent becomes a hole. */
+	struct data_txn *t = data_txn_new(f.d);
+	assert_int_equal(data_punch(t, 9, E, 2 * (uint64_t)E), 0);
+	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
+	data_txn_free(t);
+	m.n = 0;
+	assert_int_equal(data_map(f.d, 9, 0, 3 * (uint64_t)E, map_cb, &m), 0);
+	assert_int_equal(m.n, 2);
+	assert_false(m.data[0]);
+	assert_int_equal(m.len[0], 2 * E);
+	assert_true(m.data[1]);
+	assert_int_equal(m.off[1], 2 * (uint64_t)E);
+	free(buf);
+	datafix_done(&f);
+}
+
+struct hook_rec {
+	uint64_t ino;
+	int64_t delta;
+	int calls;
+};
+
+static void extents_hook(void *arg, struct lsm_batch *b, uint64_t ino, int64_t delta)
+{
+	struct hook_rec *h = arg;
+	h->ino = ino;
+	h->delta += delta;
+	h->calls++;
+	lsm_batch_put(b, "hooked", 6, "1", 1);
+}
+
+static int64_t commit_counted(struct datafix *f, struct data_txn *t)
+{
+	struct hook_rec h = { 0, 0, 0 };
+	data_txn_on_extents(t, extents_hook, &h);
+	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
+	data_txn_free(t);
+	assert_true(h.calls <= 1);
+	return h.delta;
+}
+
+static void test_extent_hook_counts_stored_extents(void **state)
+{
+	struct datafix f;
+	fs_init(&f, NULL);
+	enum { E = DATA_EXTENT_BYTES };
+	uint8_t *buf = xmalloc(4 * E);
+	fill(buf, 4 * E, 5);
+	struct data_txn *t = data_txn_new(f.d);
+	assert_int_equal(data_write(t, 11, 0, buf, 4 * E), 0);
+	assert_int_equal(commit_counted(&f, t), 4);
+	assert_int_equal(lsm_get(f.db, "hooked", 6, NULL), 0);
+	/* Overwriting stored extents changes nothing. */
+	t = data_txn_new(f.d);
+	assert_int_equal(data_write(t, 11, 100, buf, E), 0);
+	assert_int_equal(commit_counted(&f, t), 0);
+	/* Zeros over a whole extent make it a hole. */
+	uint8_t *zero = xcalloc(1, E);
+	t = data_txn_new(f.d);
+	assert_int_equal(data_write(t, 11, 2 * (uint64_t)E, zero, E), 0);
+	assert_int_equal(commit_counted(&f, t), -1);
+	/* Punch then rewrite in one transaction: one out, one back. */
+	t = data_txn_new(f.d);
+	assert_int_equal(data_punch(t, 11, 0, 2 * (uint64_t)E), 0);
+	assert_int_equal(data_write(t, 11, 0, buf, 10), 0);
+	assert_int_equal(commit_counted(&f, t), -1);
+	/* Truncate to zero drops the rest. */
+	t = data_txn_new(f.d);
+	assert_int_equal(data_truncate(t, 11, 4 * (uint64_t)E, 0), 0);
+	assert_int_equal(commit_counted(&f, t), -2);
+	free(zero);
+	free(buf);
+	datafix_done(&f);
+}
+
 int main(void)
 {
 	crypt_init();
@@ -384,6 +506,8 @@ int main(void)
 		cmocka_unit_test(test_unflushed_writes_lost_as_suffix),
 		cmocka_unit_test(test_checkpoint_pins_and_gc_reclaims),
 		cmocka_unit_test(test_manifest_never_names_missing_segment),
+		cmocka_unit_test(test_map_reports_data_and_holes),
+		cmocka_unit_test(test_extent_hook_counts_stored_extents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

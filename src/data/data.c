@@ -165,6 +165,8 @@ struct data_txn {
 	size_t n, cap;
 	struct range_del *rd;
 	size_t nrd;
+	data_extents_hook hook;
+	void *hook_arg;
 };
 
 struct data_txn *data_txn_new(struct data *d)
@@ -172,6 +174,12 @@ struct data_txn *data_txn_new(struct data *d)
 	struct data_txn *t = xcalloc(1, sizeof *t);
 	t->d = d;
 	return t;
+}
+
+void data_txn_on_extents(struct data_txn *t, data_extents_hook fn, void *arg)
+{
+	t->hook = fn;
+	t->hook_arg = arg;
 }
 
 void data_txn_free(struct data_txn *t)
@@ -355,9 +363,16 @@ struct live_delta {
 	int64_t delta;
 };
 
+struct extent_delta {
+	uint64_t ino;
+	int64_t delta;
+};
+
 struct commit_ctx {
 	struct live_delta *deltas;
 	size_t n, cap;
+	struct extent_delta *ext;   /* stored-extent count change per inode */
+	size_t next, extcap;
 	uint64_t *dropped;        /* extents removed by range deletes */
 	size_t ndropped;
 };
@@ -377,6 +392,24 @@ static void delta_add(struct commit_ctx *c, uint64_t epoch, uint64_t counter, in
 	c->deltas[c->n].counter = counter;
 	c->deltas[c->n].delta = delta;
 	c->n++;
+}
+
+static void extents_add(struct commit_ctx *c, uint64_t ino, int64_t delta)
+{
+	if (!delta)
+		return;
+	for (size_t i = 0; i < c->next; i++)
+		if (c->ext[i].ino == ino) {
+			c->ext[i].delta += delta;
+			return;
+		}
+	if (c->next == c->extcap) {
+		c->extcap = c->extcap ? c->extcap * 2 : 4;
+		c->ext = xrealloc(c->ext, c->extcap * sizeof *c->ext);
+	}
+	c->ext[c->next].ino = ino;
+	c->ext[c->next].delta = delta;
+	c->next++;
 }
 
 /* The old frame of a key stops being live. */
@@ -426,6 +459,7 @@ static int commit_range_deletes(struct data_txn *t, struct lsm_batch *b, struct 
 			if (frame_loc_decode(v, vl, &loc) == 0)
 				delta_add(c, loc.epoch, loc.counter, -(int64_t)loc.len);
 			lsm_batch_delete(b, k, kl);
+			extents_add(c, rd->ino, -1);
 			c->dropped = xrealloc(c->dropped, (c->ndropped + 1) * sizeof *c->dropped);
 			c->dropped[c->ndropped++] = be64_get(k + 9);
 		}
@@ -461,14 +495,18 @@ static int commit_extents(struct data_txn *t, struct lsm_batch *b, struct commit
 		int r = ranged ? 0 : retire_old(d, key, c, &existed);
 		if (r < 0)
 			return r;
+		/* A range delete already counted the old extent out. */
+		bool counted = existed && !ranged;
 		if (ranged)
 			existed = true;
 		if (s->len == 0 || all_zero(s->raw, s->len)) {
 			s->len = 0;
 			if (existed)
 				lsm_batch_delete(b, key, sizeof key);
+			extents_add(c, s->ino, counted ? -1 : 0);
 			continue;
 		}
+		extents_add(c, s->ino, counted ? 0 : 1);
 		struct frame_loc loc;
 		uint8_t val[FRAME_LOC_BYTES];
 		r = data_append_locked(d, s->ino, s->ext, s->raw, s->len, &loc);
@@ -495,7 +533,28 @@ static void apply_deltas_locked(struct data *d, const struct commit_ctx *c)
 	}
 }
 
-int data_txn_commit(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
+static void run_extents_hook(struct data_txn *t, struct lsm_batch *b, const struct commit_ctx *c)
+{
+	if (!t->hook)
+		return;
+	for (size_t i = 0; i < c->next; i++)
+		if (c->ext[i].delta)
+			t->hook(t->hook_arg, b, c->ext[i].ino, c->ext[i].delta);
+}
+
+int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq)
+{
+	int r = data_txn_commit_nowait(t, b, seq);
+	data_throttle(t->d);
+	return r;
+}
+
+void data_throttle(struct data *d)
+{
+	upload_wait_room(d->up);
+}
+
+int data_txn_commit_nowait(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
 {
 	struct data *d = t->d;
 	if (!d->writer)
@@ -507,8 +566,10 @@ int data_txn_commit(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
 	int r = commit_range_deletes(t, b, &c);
 	if (r == 0)
 		r = commit_extents(t, b, &c);
-	if (r == 0)
+	if (r == 0) {
+		run_extents_hook(t, b, &c);
 		r = lsm_write(d->db, b, seq);
+	}
 	/* Readers that looked up a location before the batch went in must
 	 * not cache what they decode from it: bump, then install. */
 	for (size_t i = 0; i < t->n; i++)
@@ -530,9 +591,9 @@ int data_txn_commit(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
 			ecache_drop(d->ec, t->st[i].ino, t->st[i].ext);
 	}
 	pthread_mutex_unlock(&d->seg_mu);
-	upload_wait_room(d->up);
 	free(c.dropped);
 	free(c.deltas);
+	free(c.ext);
 	if (!caller)
 		lsm_batch_free(b);
 	return r;
@@ -692,6 +753,76 @@ int data_read(struct data *d, uint64_t ino, uint64_t off, void *buf, size_t len)
 		dst += n;
 		len -= n;
 	}
+	return r;
+}
+
+/* ---- map of data and holes ---- */
+
+_Static_assert(DATA_EXTENT_BYTES == EXTENT_BYTES, "one extent size in the API and the format");
+
+/* Emit [from, to) clipped to [lo, hi); 0 or cb's stop value. */
+static int map_emit(data_map_cb cb, void *arg, uint64_t lo, uint64_t hi, uint64_t from,
+		    uint64_t to, bool data)
+{
+	if (from < lo)
+		from = lo;
+	if (to > hi)
+		to = hi;
+	return from < to ? cb(arg, from, to - from, data) : 0;
+}
+
+int data_map(struct data *d, uint64_t ino, uint64_t off, uint64_t len, data_map_cb cb,
+	     void *arg)
+{
+	if (len == 0)
+		return 0;
+	uint64_t hi = off + len < off ? UINT64_MAX : off + len;
+	uint8_t prefix[9], start[17];
+	struct lsm_iter *it;
+	prefix[0] = KEY_EXTENT;
+	be64_put(prefix + 1, ino);
+	data_extent_key(start, ino, off / EXTENT_BYTES);
+	int r = lsm_iter_new(d->db, prefix, sizeof prefix, start, sizeof start, &it);
+	if (r < 0)
+		return r;
+	/* pos: where the next run starts; a run of data grows while extents
+	 * are adjacent. */
+	uint64_t pos = off, run_start = 0, run_end = 0;
+	bool in_run = false;
+	for (; r == 0 && lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t kl;
+		const uint8_t *k = lsm_iter_key(it, &kl);
+		if (kl != 17)
+			continue;
+		uint64_t ext = be64_get(k + 9);
+		if (ext >= UINT64_MAX / EXTENT_BYTES)
+			break;
+		uint64_t eoff = ext * EXTENT_BYTES;
+		if (eoff >= hi)
+			break;
+		if (in_run && eoff == run_end) {
+			run_end += EXTENT_BYTES;
+			continue;
+		}
+		if (in_run) {
+			r = map_emit(cb, arg, off, hi, run_start, run_end, true);
+			pos = run_end;
+		}
+		if (r == 0)
+			r = map_emit(cb, arg, off, hi, pos, eoff, false);
+		run_start = eoff;
+		run_end = eoff + EXTENT_BYTES;
+		in_run = true;
+	}
+	if (r == 0)
+		r = lsm_iter_status(it);
+	lsm_iter_free(it);
+	if (r == 0 && in_run) {
+		r = map_emit(cb, arg, off, hi, run_start, run_end, true);
+		pos = run_end;
+	}
+	if (r == 0)
+		r = map_emit(cb, arg, off, hi, pos, hi, false);
 	return r;
 }
 

@@ -88,14 +88,40 @@ int data_punch(struct data_txn *t, uint64_t ino, uint64_t from, uint64_t to);
 int data_truncate(struct data_txn *t, uint64_t ino, uint64_t old_size, uint64_t size);
 /* Every extent of the inode (size: the file's size, bounding the work). */
 int data_delete_all(struct data_txn *t, uint64_t ino, uint64_t size);
+/* The size of an extent: the unit of data_map and of stored-extent counts. */
+#define DATA_EXTENT_BYTES (32u << 10)
+/* Called by data_txn_commit just before the batch is applied, once per
+ * inode whose number of stored (non-hole) extents the transaction changes,
+ * with that change.  The hook may add to the batch (a later put of a key
+ * wins), so the caller can keep a per-inode count in its own record.  It
+ * runs under the data plane's commit lock: it must be quick and must not
+ * call back into the data plane. */
+typedef void (*data_extents_hook)(void *arg, struct lsm_batch *b, uint64_t ino, int64_t delta);
+void data_txn_on_extents(struct data_txn *t, data_extents_hook fn, void *arg);
 /* Apply the staged data changes plus the caller's mutations in b as one
- * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq. */
+ * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  It
+ * then waits for upload room (backpressure: data_throttle). */
 int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq);
+/* The same without the wait, for callers that hold locks of their own
+ * during the commit: they call data_throttle() once they have let go, so
+ * nobody waits for uploads while holding a lock others need. */
+int data_txn_commit_nowait(struct data_txn *t, struct lsm_batch *b, uint64_t *seq);
+/* Wait until the upload queue has room for more sealed segments.  Holds
+ * no lock while it waits. */
+void data_throttle(struct data *d);
 
 /* ---- reads ---- */
 /* Fill buf with [off, off+len) as stored: holes and never-written ranges
  * read as zeros (the caller handles end of file). */
 int data_read(struct data *d, uint64_t ino, uint64_t off, void *buf, size_t len);
+
+/* Calls cb for each run of stored extents (data) and of holes in
+ * [off, off+len), in order, clipped to the range; runs are extent-aligned
+ * except where clipped.  Sees every committed transaction.  cb returns
+ * non-zero to stop (data_map then returns that value). */
+typedef int (*data_map_cb)(void *arg, uint64_t off, uint64_t len, bool data);
+int data_map(struct data *d, uint64_t ino, uint64_t off, uint64_t len, data_map_cb cb,
+	     void *arg);
 
 /* Read-only instance (replica): follow the writer to the newest
  * manifest (lsm_refresh) and forget cached extents it may have changed.
