@@ -492,6 +492,53 @@ static void test_extent_hook_counts_stored_extents(void **state)
 	datafix_done(&f);
 }
 
+struct phase_rec {
+	int phases[4];
+	int n;
+};
+
+static void commit_hook(void *arg, struct lsm_batch *b, int phase)
+{
+	struct phase_rec *p = arg;
+	if (p->n < 4)
+		p->phases[p->n] = phase;
+	p->n++;
+	if (phase == DATA_HOOK_PREPARE)
+		lsm_batch_put(b, "total", 5, "42", 2);
+}
+
+static void test_commit_hook_phases(void **state)
+{
+	struct datafix f;
+	fs_init(&f, NULL);
+	struct phase_rec p = { { 0 }, 0 };
+	struct data_txn *t = data_txn_new(f.d);
+	data_txn_on_commit(t, commit_hook, &p);
+	assert_int_equal(data_write(t, 12, 0, "x", 1), 0);
+	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
+	data_txn_free(t);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.phases[0], DATA_HOOK_PREPARE);
+	assert_int_equal(p.phases[1], DATA_HOOK_APPLIED);
+	struct buf v = BUF_INIT;
+	assert_int_equal(lsm_get(f.db, "total", 5, &v), 0);
+	assert_memory_equal(v.data, "42", 2);
+	buf_free(&v);
+	/* An oversized key fails the apply: the hook hears it. */
+	p.n = 0;
+	t = data_txn_new(f.d);
+	data_txn_on_commit(t, commit_hook, &p);
+	struct lsm_batch *b = lsm_batch_new();
+	static uint8_t big[LSM_KEY_MAX + 1];
+	lsm_batch_put(b, big, sizeof big, "v", 1);
+	assert_int_not_equal(data_txn_commit(t, b, NULL), 0);
+	data_txn_free(t);
+	lsm_batch_free(b);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.phases[1], DATA_HOOK_FAILED);
+	datafix_done(&f);
+}
+
 int main(void)
 {
 	crypt_init();
@@ -508,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_never_names_missing_segment),
 		cmocka_unit_test(test_map_reports_data_and_holes),
 		cmocka_unit_test(test_extent_hook_counts_stored_extents),
+		cmocka_unit_test(test_commit_hook_phases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

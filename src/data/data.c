@@ -167,6 +167,8 @@ struct data_txn {
 	size_t nrd;
 	data_extents_hook hook;
 	void *hook_arg;
+	data_commit_hook commit_hook;
+	void *commit_arg;
 };
 
 struct data_txn *data_txn_new(struct data *d)
@@ -180,6 +182,12 @@ void data_txn_on_extents(struct data_txn *t, data_extents_hook fn, void *arg)
 {
 	t->hook = fn;
 	t->hook_arg = arg;
+}
+
+void data_txn_on_commit(struct data_txn *t, data_commit_hook fn, void *arg)
+{
+	t->commit_hook = fn;
+	t->commit_arg = arg;
 }
 
 void data_txn_free(struct data_txn *t)
@@ -533,13 +541,13 @@ static void apply_deltas_locked(struct data *d, const struct commit_ctx *c)
 	}
 }
 
-static void run_extents_hook(struct data_txn *t, struct lsm_batch *b, const struct commit_ctx *c)
+static void run_prepare_hooks(struct data_txn *t, struct lsm_batch *b, const struct commit_ctx *c)
 {
-	if (!t->hook)
-		return;
-	for (size_t i = 0; i < c->next; i++)
+	for (size_t i = 0; t->hook && i < c->next; i++)
 		if (c->ext[i].delta)
 			t->hook(t->hook_arg, b, c->ext[i].ino, c->ext[i].delta);
+	if (t->commit_hook)
+		t->commit_hook(t->commit_arg, b, DATA_HOOK_PREPARE);
 }
 
 int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq)
@@ -567,8 +575,10 @@ int data_txn_commit_nowait(struct data_txn *t, struct lsm_batch *caller, uint64_
 	if (r == 0)
 		r = commit_extents(t, b, &c);
 	if (r == 0) {
-		run_extents_hook(t, b, &c);
+		run_prepare_hooks(t, b, &c);
 		r = lsm_write(d->db, b, seq);
+		if (t->commit_hook)
+			t->commit_hook(t->commit_arg, b, r == 0 ? DATA_HOOK_APPLIED : DATA_HOOK_FAILED);
 	}
 	/* Readers that looked up a location before the batch went in must
 	 * not cache what they decode from it: bump, then install. */

@@ -98,6 +98,17 @@ int data_delete_all(struct data_txn *t, uint64_t ino, uint64_t size);
  * call back into the data plane. */
 typedef void (*data_extents_hook)(void *arg, struct lsm_batch *b, uint64_t ino, int64_t delta);
 void data_txn_on_extents(struct data_txn *t, data_extents_hook fn, void *arg);
+/* Called by data_txn_commit under the same lock, after the extent hooks:
+ * once with DATA_HOOK_PREPARE just before the batch is applied (it may add
+ * to the batch), then once with DATA_HOOK_APPLIED or DATA_HOOK_FAILED.
+ * Commits run their hooks one at a time in the order their batches are
+ * applied, so a caller can keep in-RAM totals (and persist them in the
+ * batch) exactly in step with the tree without a lock of its own held
+ * across the commit.  A commit that fails before the batch is ready
+ * calls neither.  Same rules as the extent hook. */
+enum { DATA_HOOK_PREPARE, DATA_HOOK_APPLIED, DATA_HOOK_FAILED };
+typedef void (*data_commit_hook)(void *arg, struct lsm_batch *b, int phase);
+void data_txn_on_commit(struct data_txn *t, data_commit_hook fn, void *arg);
 /* Apply the staged data changes plus the caller's mutations in b as one
  * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  It
  * then waits for upload room (backpressure: data_throttle). */
