@@ -153,23 +153,6 @@ int data_reserve_locked(struct data *d, uint64_t ino, uint64_t ext, size_t frame
 	return 0;
 }
 
-int data_append_locked(struct data *d, uint64_t ino, uint64_t ext, const void *raw, size_t len,
-		       struct frame_loc *loc)
-{
-	struct buf frame = BUF_INIT;
-	struct segment *seg;
-	int r = frame_encode(d->o.codec, raw, len, &frame);
-	if (r == 0)
-		r = data_reserve_locked(d, ino, ext, frame.len, &seg, loc);
-	if (r == 0) {
-		frame_encrypt(d->key, loc, ino, ext, frame.data);
-		segment_fill(seg, loc, frame.data);
-		segment_free(seg);
-	}
-	buf_free(&frame);
-	return r;
-}
-
 /* ---- transactions ---- */
 
 struct data_txn *data_txn_new(struct data *d)

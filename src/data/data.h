@@ -113,8 +113,9 @@ enum { DATA_HOOK_PREPARE, DATA_HOOK_APPLIED, DATA_HOOK_FAILED };
 typedef void (*data_commit_hook)(void *arg, struct lsm_batch *b, int phase);
 void data_txn_on_commit(struct data_txn *t, data_commit_hook fn, void *arg);
 /* Apply the staged data changes plus the caller's mutations in b as one
- * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  It
- * then waits for upload room (backpressure: data_throttle).
+ * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  If
+ * it stored data it then waits for upload room (backpressure:
+ * data_throttle); a commit of metadata and holes only never waits.
  *
  * Concurrent commits are grouped: the frames are compressed and encrypted
  * by their own callers (and the CPU pool) outside any lock, and one of the

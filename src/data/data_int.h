@@ -137,9 +137,4 @@ bool data_txn_range_deleted(const struct data_txn *t, uint64_t ino, uint64_t ext
 /* Read and authenticate one frame from RAM or the store. */
 int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, uint64_t ext,
 		    struct buf *raw);
-/* Append a frame to the open segment at once (GC: compressed and
- * encrypted under seg_mu). */
-int data_append_locked(struct data *d, uint64_t ino, uint64_t ext, const void *raw, size_t len,
-		       struct frame_loc *loc);
-
 #endif
