@@ -382,6 +382,7 @@ int data_txn_commit_nowait(struct data_txn *t, struct lsm_batch *caller, uint64_
 	int r = encode(t);
 	if (r < 0)
 		return r;
+	lsm_throttle(d->db); /* the LSM's waits, before the commit lock */
 	t->batch = caller ? caller : lsm_batch_new();
 	r = group_commit(t);
 	fill(t);
