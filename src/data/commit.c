@@ -209,7 +209,7 @@ static int commit_extents(struct data_txn *t, struct lsm_batch *b, struct commit
 	for (size_t i = 0; i < t->n; i++) {
 		struct staged *s = &t->st[i];
 		uint8_t key[17];
-		bool existed;
+		bool existed = false;
 		data_extent_key(key, s->ino, s->ext);
 		/* A range delete in this transaction already retired it. */
 		bool ranged = data_txn_range_deleted(t, s->ino, s->ext);
