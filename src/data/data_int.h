@@ -116,7 +116,8 @@ struct data {
 	pthread_t flusher, gc_thread;
 	pthread_mutex_t bg_mu;
 	pthread_cond_t bg_cond;
-	bool stop, flusher_started, gc_started;
+	_Atomic bool stop;        /* read by the background threads without bg_mu */
+	bool flusher_started, gc_started;
 
 	_Atomic uint64_t n_barriers;
 };
