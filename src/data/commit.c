@@ -162,6 +162,7 @@ static void encode_one(void *arg, size_t i)
 {
 	struct data_txn *t = arg;
 	struct staged *s = &t->st[i];
+	s->err = 0;
 	/* Trailing zeros are not stored: they read back as zeros. */
 	while (s->len && s->raw[s->len - 1] == 0)
 		s->len--;
