@@ -2,10 +2,10 @@
  *
  * A closed segment handed to the uploader is sealed by an upload thread
  * once its last reserved frame is filled (segment.h), and stays in RAM,
- * readable through upload_read_frame(), until a put of it has succeeded; a failed put is
- * retried with backoff for as long as it takes (data is never dropped).
- * upload_submit() never blocks (it is called under the data plane's
- * segment lock, which readers also take); writers call upload_wait_room()
+ * readable through upload_read_frame(), until a put of it has succeeded;
+ * a failed seal or put is retried with backoff for as long as it takes
+ * (data is never dropped).  upload_submit() never blocks (it is called
+ * under the data plane's commit lock); writers call upload_wait_room()
  * afterwards, outside their locks, and so slow down to the store's pace
  * instead of filling RAM.
  *
