@@ -417,6 +417,51 @@ static void test_new_sst_needs_no_index_get(void **state)
 	objstore_close(st);
 }
 
+/* lsm_throttle does the flush that lsm_write would otherwise do inside,
+ * so a caller holding a lock of its own around lsm_write does no I/O there. */
+static void test_throttle_flushes_before_the_write(void **state)
+{
+	(void)state;
+	char name[64];
+	objstore *st = new_store(name, sizeof name);
+	struct lsm_options o;
+	struct lsm_stats s0, s1, s2;
+	lsm *db;
+	opts(&o, st);
+	o.memtable_bytes = 1024;
+	assert_int_equal(lsm_open(&o, &db), 0);
+	lsm_throttle(db); /* nothing to do */
+	char k[32], v[200];
+	memset(v, 'v', sizeof v - 1);
+	v[sizeof v - 1] = 0;
+	/* Fill frozen memtables up to the limit, before any stall. */
+	lsm_stats(db, &s0);
+	for (int i = 0; i < 64; i++) {
+		snprintf(k, sizeof k, "key-%03d", i);
+		put(db, k, v);
+		lsm_stats(db, &s1);
+		if (s1.flushes != s0.flushes)
+			break; /* lsm_write stalled: the limit is behind us */
+	}
+	/* From here on writes keep filling memtables: with a throttle before
+	 * each, none of them flushes, and the throttles do flush. */
+	lsm_stats(db, &s0);
+	for (int i = 0; i < 64; i++) {
+		lsm_throttle(db);
+		lsm_stats(db, &s1);
+		snprintf(k, sizeof k, "after-%03d", i);
+		put(db, k, v);
+		lsm_stats(db, &s2);
+		if (s2.flushes != s1.flushes)
+			fail_msg("write %d flushed although lsm_throttle ran just before", i);
+	}
+	assert_true(s2.flushes > s0.flushes);
+	expect(db, "after-063", v);
+	expect(db, "key-000", v);
+	lsm_close(db);
+	objstore_close(st);
+}
+
 int main(void)
 {
 	crypt_init();
@@ -432,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_orphans_swept_at_open),
 		cmocka_unit_test(test_wrong_key_is_an_error),
 		cmocka_unit_test(test_new_sst_needs_no_index_get),
+		cmocka_unit_test(test_throttle_flushes_before_the_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,27 +120,42 @@ static int payload_encode(struct codec c, const void *raw, size_t raw_len, uint8
 	return 0;
 }
 
-int unit_seal(const uint8_t key[CRYPT_KEY_BYTES], struct codec c, const void *ad,
-	      size_t adlen, const void *raw, size_t raw_len, struct buf *out)
+int unit_encode(struct codec c, const void *raw, size_t raw_len, struct buf *out)
 {
 	size_t cap = payload_bound(c, raw_len);
 	enum codec_id codec;
-	uint8_t *unit, *plain;
+	uint8_t *plain;
 	size_t len;
 	int rc;
 
 	if (raw_len > UNIT_RAW_MAX)
 		return -EINVAL;
 	buf_reserve(out, unit_bound(c, raw_len));
-	unit = out->data + out->len;
-	plain = unit + CRYPT_NONCE_BYTES;
+	plain = out->data + out->len + CRYPT_NONCE_BYTES;
 	rc = payload_encode(c, raw, raw_len, plain + UNIT_HEADER_BYTES, cap, &len, &codec);
 	if (rc)
 		return rc;
 	plain[0] = (uint8_t)codec;
 	be32_put(plain + 1, (uint32_t)raw_len);
-	crypt_seal(key, ad, adlen, plain, UNIT_HEADER_BYTES + len, unit);
-	out->len += CRYPT_SEAL_OVERHEAD + UNIT_HEADER_BYTES + len;
+	len += CRYPT_SEAL_OVERHEAD + UNIT_HEADER_BYTES;
+	out->len += len;
+	return (int)len;
+}
+
+void unit_encrypt(const uint8_t key[CRYPT_KEY_BYTES], const void *ad, size_t adlen,
+		  uint8_t *unit, size_t unit_len)
+{
+	crypt_seal(key, ad, adlen, unit + CRYPT_NONCE_BYTES, unit_len - CRYPT_SEAL_OVERHEAD, unit);
+}
+
+int unit_seal(const uint8_t key[CRYPT_KEY_BYTES], struct codec c, const void *ad,
+	      size_t adlen, const void *raw, size_t raw_len, struct buf *out)
+{
+	size_t start = out->len;
+	int n = unit_encode(c, raw, raw_len, out);
+	if (n < 0)
+		return n;
+	unit_encrypt(key, ad, adlen, out->data + start, (size_t)n);
 	return 0;
 }
 

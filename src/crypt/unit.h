@@ -26,6 +26,16 @@ size_t unit_bound(struct codec c, size_t raw_len);
  * raw_len > UNIT_RAW_MAX or the codec is invalid. */
 int unit_seal(const uint8_t key[CRYPT_KEY_BYTES], struct codec c, const void *ad,
 	      size_t adlen, const void *raw, size_t raw_len, struct buf *out);
+/* Sealing in two steps, for a caller that can name the associated data
+ * only once it knows how long the unit is (a data frame's place in its
+ * segment): unit_encode() compresses raw and appends the unit to out with
+ * its plaintext in place and the nonce and tag not yet written; it returns
+ * the unit's length (> 0) or a negative errno.  unit_encrypt() then seals
+ * that unit (wherever it has been copied to) in place.  unit_seal() is the
+ * two in one; the bytes are the same. */
+int unit_encode(struct codec c, const void *raw, size_t raw_len, struct buf *out);
+void unit_encrypt(const uint8_t key[CRYPT_KEY_BYTES], const void *ad, size_t adlen,
+		  uint8_t *unit, size_t unit_len);
 /* Replace out's contents with the raw bytes (unit may point into out).
  * -EBADMSG as above, and out is left empty. */
 int unit_open(const uint8_t key[CRYPT_KEY_BYTES], const void *ad, size_t adlen,

@@ -2,17 +2,16 @@
  *
  * A transaction keeps the new content of every extent it touches (the old
  * content read first when only part of an extent changes), plus ranges of
- * whole extents to delete.  Commit, under seg_mu: seal each changed extent
- * as a frame in the open segment, put its FrameLoc (or delete its key for
- * a hole), account live bytes, apply the LSM batch, then install the new
- * plaintext in the extent cache.
+ * whole extents to delete.  Committing it is commit.c.
  *
  * Barrier (group commit): under seg_mu write the dirty segment counters,
- * seal the open segment and rotate the memtable; then wait until every
- * sealed segment is uploaded, and only then commit the LSM to the rotation
- * point.  A manifest can therefore only name segments already stored. */
+ * close the open segment and rotate the memtable; then wait until every
+ * closed segment is sealed (its last frame filled) and uploaded, and only
+ * then commit the LSM to the rotation point.  A manifest can therefore
+ * only name segments already stored. */
 #include "data/data_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -118,58 +117,43 @@ int data_seal_open_locked(struct data *d)
 	struct segment *s = d->open;
 	if (!s)
 		return 0;
-	int r = segment_seal(s, d->key);
-	if (r < 0)
-		return r;
 	struct seginfo *si = data_seginfo_locked(d, segment_epoch(s), segment_counter(s), true);
-	si->sealed = true;
+	si->sealed = true; /* no frame is added any more; the uploader holds it */
+	/* Under open_mu, so a reader finds it here or in the uploader. */
+	pthread_mutex_lock(&d->open_mu);
 	d->open = NULL;
 	upload_submit(d->up, s);
+	pthread_mutex_unlock(&d->open_mu);
 	return 0;
 }
 
-int data_append_locked(struct data *d, uint64_t ino, uint64_t ext, const void *raw, size_t len,
-		       struct frame_loc *loc)
+int data_reserve_locked(struct data *d, uint64_t ino, uint64_t ext, size_t frame_len,
+			struct segment **seg, struct frame_loc *loc)
 {
 	/* Room for the frame plus the directory entry and footer. */
-	size_t need = len + 4 + CRYPT_SEAL_OVERHEAD + 64 + SEGMENT_FOOTER_BYTES;
+	size_t need = frame_len + 64 + SEGMENT_FOOTER_BYTES;
 	if (d->open && segment_size(d->open) + need > d->o.segment_bytes &&
 	    segment_frames(d->open) > 0) {
 		int r = data_seal_open_locked(d);
 		if (r < 0)
 			return r;
 	}
-	if (!d->open)
-		d->open = segment_new(d->epoch, ++d->next_counter);
-	int r = segment_append(d->open, d->key, d->o.codec, ino, ext, raw, len, loc);
-	if (r == 0)
-		data_seginfo_locked(d, loc->epoch, loc->counter, true)->total += loc->len;
-	return r;
+	if (!d->open) {
+		struct segment *s = segment_new(d->epoch, ++d->next_counter);
+		pthread_mutex_lock(&d->open_mu);
+		d->open = s;
+		pthread_mutex_unlock(&d->open_mu);
+	}
+	int r = segment_reserve(d->open, ino, ext, frame_len, loc);
+	if (r < 0)
+		return r;
+	data_seginfo_locked(d, loc->epoch, loc->counter, true)->total += loc->len;
+	segment_ref(d->open);
+	*seg = d->open;
+	return 0;
 }
 
 /* ---- transactions ---- */
-
-struct staged {
-	uint64_t ino, ext;
-	uint32_t len;             /* stored length; 0 = hole */
-	uint8_t *raw;             /* EXTENT_BYTES */
-};
-
-struct range_del {
-	uint64_t ino, from, to;   /* extents [from, to) */
-};
-
-struct data_txn {
-	struct data *d;
-	struct staged *st;
-	size_t n, cap;
-	struct range_del *rd;
-	size_t nrd;
-	data_extents_hook hook;
-	void *hook_arg;
-	data_commit_hook commit_hook;
-	void *commit_arg;
-};
 
 struct data_txn *data_txn_new(struct data *d)
 {
@@ -194,14 +178,17 @@ void data_txn_free(struct data_txn *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->st[i].raw);
+		buf_free(&t->st[i].frame);
+		assert(!t->st[i].seg); /* a commit fills and drops what it reserved */
+	}
 	free(t->st);
 	free(t->rd);
 	free(t);
 }
 
-static bool in_range_delete(const struct data_txn *t, uint64_t ino, uint64_t ext)
+bool data_txn_range_deleted(const struct data_txn *t, uint64_t ino, uint64_t ext)
 {
 	for (size_t i = 0; i < t->nrd; i++)
 		if (t->rd[i].ino == ino && ext >= t->rd[i].from && ext < t->rd[i].to)
@@ -239,7 +226,7 @@ static int stage(struct data_txn *t, uint64_t ino, uint64_t ext, bool load, stru
 		}
 	uint8_t *raw = xcalloc(1, EXTENT_BYTES);
 	uint32_t len = 0;
-	if (load && !in_range_delete(t, ino, ext)) {
+	if (load && !data_txn_range_deleted(t, ino, ext)) {
 		int r = read_committed(t->d, ino, ext, raw, &len);
 		if (r < 0) {
 			free(raw);
@@ -251,6 +238,7 @@ static int stage(struct data_txn *t, uint64_t ino, uint64_t ext, bool load, stru
 		t->st = xrealloc(t->st, t->cap * sizeof *t->st);
 	}
 	struct staged *s = &t->st[t->n++];
+	memset(s, 0, sizeof *s);
 	s->ino = ino;
 	s->ext = ext;
 	s->len = len;
@@ -364,251 +352,6 @@ int data_delete_all(struct data_txn *t, uint64_t ino, uint64_t size)
 	return 0;
 }
 
-/* ---- commit ---- */
-
-struct live_delta {
-	uint64_t epoch, counter;
-	int64_t delta;
-};
-
-struct extent_delta {
-	uint64_t ino;
-	int64_t delta;
-};
-
-struct commit_ctx {
-	struct live_delta *deltas;
-	size_t n, cap;
-	struct extent_delta *ext;   /* stored-extent count change per inode */
-	size_t next, extcap;
-	uint64_t *dropped;        /* extents removed by range deletes */
-	size_t ndropped;
-};
-
-static void delta_add(struct commit_ctx *c, uint64_t epoch, uint64_t counter, int64_t delta)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (c->deltas[i].epoch == epoch && c->deltas[i].counter == counter) {
-			c->deltas[i].delta += delta;
-			return;
-		}
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 8;
-		c->deltas = xrealloc(c->deltas, c->cap * sizeof *c->deltas);
-	}
-	c->deltas[c->n].epoch = epoch;
-	c->deltas[c->n].counter = counter;
-	c->deltas[c->n].delta = delta;
-	c->n++;
-}
-
-static void extents_add(struct commit_ctx *c, uint64_t ino, int64_t delta)
-{
-	if (!delta)
-		return;
-	for (size_t i = 0; i < c->next; i++)
-		if (c->ext[i].ino == ino) {
-			c->ext[i].delta += delta;
-			return;
-		}
-	if (c->next == c->extcap) {
-		c->extcap = c->extcap ? c->extcap * 2 : 4;
-		c->ext = xrealloc(c->ext, c->extcap * sizeof *c->ext);
-	}
-	c->ext[c->next].ino = ino;
-	c->ext[c->next].delta = delta;
-	c->next++;
-}
-
-/* The old frame of a key stops being live. */
-static int retire_old(struct data *d, const uint8_t *key, struct commit_ctx *c, bool *existed)
-{
-	struct buf val = BUF_INIT;
-	struct frame_loc loc;
-	int r = lsm_get(d->db, key, 17, &val);
-	*existed = r == 0;
-	if (r == -ENOENT)
-		r = 0;
-	else if (r == 0 && frame_loc_decode(val.data, val.len, &loc) == 0)
-		delta_add(c, loc.epoch, loc.counter, -(int64_t)loc.len);
-	buf_free(&val);
-	return r;
-}
-
-static bool covered_earlier(const struct data_txn *t, size_t upto, uint64_t ino, uint64_t ext)
-{
-	for (size_t j = 0; j < upto; j++)
-		if (t->rd[j].ino == ino && ext >= t->rd[j].from && ext < t->rd[j].to)
-			return true;
-	return false;
-}
-
-static int commit_range_deletes(struct data_txn *t, struct lsm_batch *b, struct commit_ctx *c)
-{
-	for (size_t i = 0; i < t->nrd; i++) {
-		const struct range_del *rd = &t->rd[i];
-		uint8_t prefix[9], start[17];
-		struct lsm_iter *it;
-		prefix[0] = KEY_EXTENT;
-		be64_put(prefix + 1, rd->ino);
-		data_extent_key(start, rd->ino, rd->from);
-		int r = lsm_iter_new(t->d->db, prefix, sizeof prefix, start, sizeof start, &it);
-		if (r < 0)
-			return r;
-		for (; lsm_iter_valid(it); lsm_iter_next(it)) {
-			size_t kl, vl;
-			const uint8_t *k = lsm_iter_key(it, &kl);
-			const uint8_t *v = lsm_iter_value(it, &vl);
-			struct frame_loc loc;
-			if (kl != 17 || be64_get(k + 9) >= rd->to)
-				break;
-			if (covered_earlier(t, i, rd->ino, be64_get(k + 9)))
-				continue; /* already retired and deleted */
-			if (frame_loc_decode(v, vl, &loc) == 0)
-				delta_add(c, loc.epoch, loc.counter, -(int64_t)loc.len);
-			lsm_batch_delete(b, k, kl);
-			extents_add(c, rd->ino, -1);
-			c->dropped = xrealloc(c->dropped, (c->ndropped + 1) * sizeof *c->dropped);
-			c->dropped[c->ndropped++] = be64_get(k + 9);
-		}
-		r = lsm_iter_status(it);
-		lsm_iter_free(it);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static int commit_extents(struct data_txn *t, struct lsm_batch *b, struct commit_ctx *c)
-{
-	struct data *d = t->d;
-	for (size_t i = 0; i < t->n; i++) {
-		struct staged *s = &t->st[i];
-		uint8_t key[17];
-		bool existed;
-		data_extent_key(key, s->ino, s->ext);
-		/* Trailing zeros are not stored: they read back as zeros. */
-		while (s->len && s->raw[s->len - 1] == 0)
-			s->len--;
-		/* A range delete in this transaction already retired it. */
-		bool ranged = in_range_delete(t, s->ino, s->ext);
-		int r = ranged ? 0 : retire_old(d, key, c, &existed);
-		if (r < 0)
-			return r;
-		/* A range delete already counted the old extent out. */
-		bool counted = existed && !ranged;
-		if (ranged)
-			existed = true;
-		if (s->len == 0 || all_zero(s->raw, s->len)) {
-			s->len = 0;
-			if (existed)
-				lsm_batch_delete(b, key, sizeof key);
-			extents_add(c, s->ino, counted ? -1 : 0);
-			continue;
-		}
-		extents_add(c, s->ino, counted ? 0 : 1);
-		struct frame_loc loc;
-		uint8_t val[FRAME_LOC_BYTES];
-		r = data_append_locked(d, s->ino, s->ext, s->raw, s->len, &loc);
-		if (r < 0)
-			return r;
-		frame_loc_encode(&loc, val);
-		lsm_batch_put(b, key, sizeof key, val, sizeof val);
-		delta_add(c, loc.epoch, loc.counter, loc.len);
-	}
-	return 0;
-}
-
-static void apply_deltas_locked(struct data *d, const struct commit_ctx *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		struct seginfo *si = data_seginfo_locked(d, c->deltas[i].epoch, c->deltas[i].counter,
-							 true);
-		si->live += c->deltas[i].delta;
-		si->dirty = true;
-		if (si->live <= 0 && si->sealed && !si->dead_since_ns)
-			si->dead_since_ns = clock_wall_ns();
-		else if (si->live > 0)
-			si->dead_since_ns = 0;
-	}
-}
-
-static void run_prepare_hooks(struct data_txn *t, struct lsm_batch *b, const struct commit_ctx *c)
-{
-	for (size_t i = 0; t->hook && i < c->next; i++)
-		if (c->ext[i].delta)
-			t->hook(t->hook_arg, b, c->ext[i].ino, c->ext[i].delta);
-	if (t->commit_hook)
-		t->commit_hook(t->commit_arg, b, DATA_HOOK_PREPARE);
-}
-
-int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq)
-{
-	int r = data_txn_commit_nowait(t, b, seq);
-	data_throttle(t->d);
-	return r;
-}
-
-void data_throttle(struct data *d)
-{
-	upload_wait_room(d->up);
-}
-
-int data_txn_commit_nowait(struct data_txn *t, struct lsm_batch *caller, uint64_t *seq)
-{
-	struct data *d = t->d;
-	if (!d->writer)
-		return -EROFS;
-	struct lsm_batch *b = caller ? caller : lsm_batch_new();
-	struct commit_ctx c = { 0 };
-
-	pthread_mutex_lock(&d->seg_mu);
-	int r = commit_range_deletes(t, b, &c);
-	if (r == 0)
-		r = commit_extents(t, b, &c);
-	if (r == 0) {
-		run_prepare_hooks(t, b, &c);
-		r = lsm_write(d->db, b, seq);
-		if (t->commit_hook)
-			t->commit_hook(t->commit_arg, b, r == 0 ? DATA_HOOK_APPLIED : DATA_HOOK_FAILED);
-	}
-	/* Readers that looked up a location before the batch went in must
-	 * not cache what they decode from it: bump, then install. */
-	for (size_t i = 0; i < t->n; i++)
-		ecache_bump(d->ec, t->st[i].ino);
-	for (size_t i = 0; i < t->nrd; i++) {
-		ecache_bump(d->ec, t->rd[i].ino);
-		for (size_t k = 0; k < c.ndropped; k++)
-			ecache_drop(d->ec, t->rd[i].ino, c.dropped[k]);
-	}
-	if (r == 0) {
-		apply_deltas_locked(d, &c);
-		for (size_t i = 0; i < t->n; i++)
-			ecache_put(d->ec, t->st[i].ino, t->st[i].ext, t->st[i].raw, t->st[i].len,
-				   ECACHE_ALWAYS);
-		atomic_fetch_add(&d->commits, 1);
-	} else {
-		/* Frames already appended are dead bytes. */
-		for (size_t i = 0; i < t->n; i++)
-			ecache_drop(d->ec, t->st[i].ino, t->st[i].ext);
-	}
-	pthread_mutex_unlock(&d->seg_mu);
-	free(c.dropped);
-	free(c.deltas);
-	free(c.ext);
-	if (!caller)
-		lsm_batch_free(b);
-	return r;
-}
-
 /* ---- reads ---- */
 
 static int read_frame_direct(struct data *d, const struct frame_loc *loc, struct buf *frame)
@@ -636,10 +379,17 @@ int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, u
 	/* Newest first: the open segment, then segments being uploaded,
 	 * then the store (through the parts cache). */
 	if (loc->epoch == d->epoch) {
-		pthread_mutex_lock(&d->seg_mu);
-		if (d->open)
-			r = segment_copy_frame(d->open, loc, &frame);
-		pthread_mutex_unlock(&d->seg_mu);
+		/* A reference, so the copy (which may wait for the frame to be
+		 * filled) holds no lock that a committer needs. */
+		pthread_mutex_lock(&d->open_mu);
+		struct segment *open = d->open;
+		if (open)
+			segment_ref(open);
+		pthread_mutex_unlock(&d->open_mu);
+		if (open) {
+			r = segment_copy_frame(open, loc, &frame);
+			segment_free(open);
+		}
 		if (r == -ENOENT)
 			r = upload_read_frame(d->up, loc, &frame);
 	}
@@ -1026,11 +776,19 @@ int data_open(const struct data_options *o, struct data **out)
 	pthread_mutex_init(&d->gc_mu, NULL);
 	pthread_mutex_init(&d->barrier_mu, NULL);
 	pthread_mutex_init(&d->seg_mu, NULL);
+	pthread_mutex_init(&d->open_mu, NULL);
+	pthread_mutex_init(&d->q_mu, NULL);
+	pthread_cond_init(&d->q_cond, NULL);
 	pthread_mutex_init(&d->bg_mu, NULL);
 	pthread_cond_init(&d->bg_cond, NULL);
 	d->nbuckets = 256;
 	d->segs = xcalloc(d->nbuckets, sizeof *d->segs);
-	d->up = upload_new(d->st, o->upload_threads, o->uploads_in_flight);
+	d->up = upload_new(d->st, d->key, o->upload_threads, o->uploads_in_flight);
+	if (d->writer) {
+		/* The committing thread works too: one pool thread fewer. */
+		unsigned cpus = o->cpu_threads ? o->cpu_threads : workers_cpus();
+		d->cpu = workers_new(cpus - 1);
+	}
 	d->pc = pcache_new(d->st, o->cache_dir, o->cache_ram_bytes, o->cache_disk_bytes);
 	d->ec = ecache_new(o->extent_cache_bytes);
 	if (d->writer) {
@@ -1084,6 +842,7 @@ int data_close(struct data *d)
 			r = mark_clean_shutdown(d);
 	}
 	upload_free(d->up);
+	workers_free(d->cpu);
 	segment_free(d->open);
 	pcache_free(d->pc);
 	ecache_free(d->ec);
@@ -1097,6 +856,9 @@ int data_close(struct data *d)
 	free((char *)d->o.cache_dir);
 	pthread_cond_destroy(&d->bg_cond);
 	pthread_mutex_destroy(&d->bg_mu);
+	pthread_cond_destroy(&d->q_cond);
+	pthread_mutex_destroy(&d->q_mu);
+	pthread_mutex_destroy(&d->open_mu);
 	pthread_mutex_destroy(&d->seg_mu);
 	pthread_mutex_destroy(&d->barrier_mu);
 	pthread_mutex_destroy(&d->gc_mu);

@@ -26,8 +26,9 @@
  * and that content must not change under it.  Several calls on the same
  * inode within one transaction see each other's effects.
  *
- * Threads: data_open() starts upload threads, a periodic-barrier thread
- * and a garbage-collection thread (writer only).  All calls are
+ * Threads: data_open() starts upload threads, a periodic-barrier thread,
+ * a garbage-collection thread and a pool of CPU threads that compress and
+ * encrypt large transactions (writer only).  All calls are
  * thread-safe.  Errors are negative errno: -EIO (store), -EBADMSG (a frame
  * failed authentication: never garbage), -EROFS (read-only or fenced),
  * -ESTALE (barrier for writes of a crashed incarnation). */
@@ -68,6 +69,8 @@ struct data_options {
 	double gc_space_target;          /* then repack the emptiest until stored <=
 					    this x live (default 1.25) */
 	uint64_t barrier_timeout_ms;     /* give up waiting for uploads (120 s) */
+	unsigned cpu_threads;            /* compress/encrypt commits on this many
+					    threads (0 = one per CPU) */
 };
 
 void data_options_default(struct data_options *o);
@@ -110,8 +113,15 @@ enum { DATA_HOOK_PREPARE, DATA_HOOK_APPLIED, DATA_HOOK_FAILED };
 typedef void (*data_commit_hook)(void *arg, struct lsm_batch *b, int phase);
 void data_txn_on_commit(struct data_txn *t, data_commit_hook fn, void *arg);
 /* Apply the staged data changes plus the caller's mutations in b as one
- * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  It
- * then waits for upload room (backpressure: data_throttle). */
+ * atomic batch.  b may be NULL.  *seq (if not NULL) is the LSM seq.  If
+ * it stored data it then waits for upload room (backpressure:
+ * data_throttle); a commit of metadata and holes only never waits.
+ *
+ * Concurrent commits are grouped: the frames are compressed and encrypted
+ * by their own callers (and the CPU pool) outside any lock, and one of the
+ * callers applies the whole group's batches in turn, each its own atomic
+ * batch with its own seq, and runs their hooks.  So a hook may run on
+ * another committer's thread, while its own caller waits in the commit. */
 int data_txn_commit(struct data_txn *t, struct lsm_batch *b, uint64_t *seq);
 /* The same without the wait, for callers that hold locks of their own
  * during the commit: they call data_throttle() once they have let go, so

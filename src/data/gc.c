@@ -6,7 +6,8 @@
  * directory (the reverse map: inode and extent of every frame) and checks
  * that no extent key still points into it; repacking copies only frames
  * whose extent key still points at them, and switches each key with a
- * compare-and-set under seg_mu, so a concurrent write always wins.
+ * compare-and-set under seg_mu, so a concurrent write always wins (frames
+ * are compressed before and encrypted after, as commits do).
  *
  * Deletion waits a grace period after a segment is first seen dead (read
  * replicas may still follow an older manifest), and never touches a
@@ -278,37 +279,71 @@ static int gather_live(struct data *d, uint64_t epoch, uint64_t counter, struct 
 	return r < 0 ? r : 0;
 }
 
-/* Rewrite the frames, switching each key only if it still points at the
- * old frame (a write since then wins). */
-static int rewrite(struct data *d, struct moved *mv, size_t n, struct data_gc_report *rep)
+struct rewrite_batch {
+	struct data *d;
+	struct moved *mv;
+	struct buf *frame;        /* per moved frame: encoded, then sealed */
+	struct segment **seg;     /* reserved in, or NULL */
+	struct frame_loc *loc;
+	int *err;
+};
+
+static void rewrite_encode(void *arg, size_t i)
 {
+	struct rewrite_batch *rb = arg;
+	rb->err[i] = frame_encode(rb->d->o.codec, rb->mv[i].raw, rb->mv[i].len, &rb->frame[i]);
+}
+
+static void rewrite_fill(void *arg, size_t i)
+{
+	struct rewrite_batch *rb = arg;
+	if (!rb->seg[i])
+		return;
+	frame_encrypt(rb->d->key, &rb->loc[i], rb->mv[i].ino, rb->mv[i].ext, rb->frame[i].data);
+	segment_fill(rb->seg[i], &rb->loc[i], rb->frame[i].data);
+	segment_free(rb->seg[i]);
+	rb->seg[i] = NULL;
+}
+
+/* Rewrite the frames, switching each key only if it still points at the
+ * old frame (a write since then wins).  Like a commit (commit.c), the
+ * frames are compressed before and encrypted after seg_mu, which covers
+ * only the check, the reservations and the batch. */
+static int rewrite_some(struct data *d, struct moved *mv, size_t n, struct data_gc_report *rep)
+{
+	struct rewrite_batch rb = { d, mv, xcalloc(n, sizeof *rb.frame), xcalloc(n, sizeof *rb.seg),
+				    xcalloc(n, sizeof *rb.loc), xcalloc(n, sizeof *rb.err) };
+	struct lsm_batch *b = lsm_batch_new();
 	int r = 0;
-	for (size_t start = 0; start < n && r == 0; start += 256) {
-		size_t end = start + 256 < n ? start + 256 : n;
-		struct lsm_batch *b = lsm_batch_new();
+	workers_run(d->cpu, rewrite_encode, &rb, n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = rb.err[i];
+	if (r == 0) {
 		pthread_mutex_lock(&d->seg_mu);
-		for (size_t i = start; i < end && r >= 0; i++) {
-			struct frame_loc cur, loc;
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			struct frame_loc cur, *loc = &rb.loc[i];
 			uint8_t key[17], val[FRAME_LOC_BYTES];
-			struct segment_dir_entry e = { mv[i].ino, mv[i].ext, mv[i].old.off, mv[i].old.len };
+			struct segment_dir_entry e = { mv[i].ino, mv[i].ext, mv[i].old.off,
+						       mv[i].old.len };
 			r = frame_is_live(d, mv[i].old.epoch, mv[i].old.counter, mv[i].old.frame, &e,
 					  &cur);
 			if (r != 1)
 				continue;
-			r = data_append_locked(d, mv[i].ino, mv[i].ext, mv[i].raw, mv[i].len, &loc);
+			r = data_reserve_locked(d, mv[i].ino, mv[i].ext, rb.frame[i].len, &rb.seg[i],
+						loc);
 			if (r < 0)
 				break;
 			data_extent_key(key, mv[i].ino, mv[i].ext);
-			frame_loc_encode(&loc, val);
+			frame_loc_encode(loc, val);
 			lsm_batch_put(b, key, sizeof key, val, sizeof val);
 			struct seginfo *o = data_seginfo_locked(d, cur.epoch, cur.counter, true);
-			struct seginfo *nw = data_seginfo_locked(d, loc.epoch, loc.counter, true);
+			struct seginfo *nw = data_seginfo_locked(d, loc->epoch, loc->counter, true);
 			o->live -= cur.len;
 			o->dirty = nw->dirty = true;
-			nw->live += loc.len;
+			nw->live += loc->len;
 			if (o->live <= 0 && !o->dead_since_ns)
 				o->dead_since_ns = clock_wall_ns();
-			rep->bytes_rewritten += loc.len;
+			rep->bytes_rewritten += loc->len;
 		}
 		if (r >= 0 && lsm_batch_count(b)) {
 			r = lsm_write(d->db, b, NULL);
@@ -316,10 +351,26 @@ static int rewrite(struct data *d, struct moved *mv, size_t n, struct data_gc_re
 				atomic_fetch_add(&d->commits, 1);
 		}
 		pthread_mutex_unlock(&d->seg_mu);
-		upload_wait_room(d->up);
-		lsm_batch_free(b);
-		if (r > 0)
-			r = 0;
+	}
+	/* Every reserved frame is filled, whatever failed (segment.h). */
+	workers_run(d->cpu, rewrite_fill, &rb, n);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&rb.frame[i]);
+	free(rb.frame);
+	free(rb.seg);
+	free(rb.loc);
+	free(rb.err);
+	lsm_batch_free(b);
+	return r > 0 ? 0 : r;
+}
+
+static int rewrite(struct data *d, struct moved *mv, size_t n, struct data_gc_report *rep)
+{
+	int r = 0;
+	for (size_t start = 0; start < n && r == 0; start += 256) {
+		size_t end = start + 256 < n ? start + 256 : n;
+		r = rewrite_some(d, mv + start, end - start, rep);
+		upload_wait_room(d->up); /* no lock held but gc_mu */
 	}
 	return r;
 }

@@ -26,6 +26,7 @@
 #ifndef BUCKETFS_DATA_SEGMENT_H
 #define BUCKETFS_DATA_SEGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,25 +61,54 @@ struct segment_dir_entry {
 	uint32_t len;
 };
 
-/* ---- building (the open segment) ---- */
+/* ---- building (the open segment) ----
+ *
+ * A frame is built in three steps so that the expensive ones run outside
+ * the data plane's commit lock: frame_encode() compresses (anywhere; the
+ * length is then known), segment_reserve() takes the next slot of that
+ * length (under the commit lock: it fixes the frame index and offset the
+ * associated data binds), frame_encrypt() seals the private copy for that
+ * slot (anywhere), and segment_fill() copies it into place.  Until then a
+ * reader of the frame waits (segment_copy_frame), and segment_seal() waits
+ * until every reserved frame is filled.  The owner of a reservation must
+ * fill it, whatever else fails, and must not wait for any lock before it
+ * has: others may be waiting for the frame while holding theirs.
+ *
+ * Segments are reference counted: segment_new() returns one reference,
+ * segment_ref() adds one, segment_free() drops one. */
 struct segment;
 
 struct segment *segment_new(uint64_t epoch, uint64_t counter);
+void segment_ref(struct segment *s);
 void segment_free(struct segment *s);
 uint64_t segment_epoch(const struct segment *s);
 uint64_t segment_counter(const struct segment *s);
-uint32_t segment_frames(const struct segment *s);
-/* Bytes so far (frames, plus directory and footer once sealed). */
-size_t segment_size(const struct segment *s);
-/* Seal raw (1..EXTENT_BYTES bytes) as the next frame. */
+uint32_t segment_frames(struct segment *s);
+/* Bytes so far (reserved frames, plus directory and footer once sealed). */
+size_t segment_size(struct segment *s);
+/* frame (reset first) = length field | unit of raw (1..EXTENT_BYTES bytes)
+ * with its plaintext in place; frame->len is the frame's length. */
+int frame_encode(struct codec c, const void *raw, size_t len, struct buf *frame);
+/* Seal a frame_encode()d frame for its slot loc, in place. */
+void frame_encrypt(const uint8_t key[CRYPT_KEY_BYTES], const struct frame_loc *loc, uint64_t ino,
+		   uint64_t ext, uint8_t *frame);
+/* The next frame slot, frame_len bytes: sets loc.  -EINVAL if sealed. */
+int segment_reserve(struct segment *s, uint64_t ino, uint64_t ext, size_t frame_len,
+		    struct frame_loc *loc);
+/* Copy the sealed frame (loc->len bytes) into its reserved slot. */
+void segment_fill(struct segment *s, const struct frame_loc *loc, const uint8_t *frame);
+/* All of the above at once: seal raw as the next frame. */
 int segment_append(struct segment *s, const uint8_t key[CRYPT_KEY_BYTES], struct codec c,
 		   uint64_t ino, uint64_t ext, const void *raw, size_t len, struct frame_loc *loc);
-/* Append directory and footer; the segment is then immutable. */
+/* Wait until every reserved frame is filled, then append directory and
+ * footer; the segment is then immutable. */
 int segment_seal(struct segment *s, const uint8_t key[CRYPT_KEY_BYTES]);
+bool segment_sealed(struct segment *s);
+/* The object's bytes (sealed segments only). */
 const uint8_t *segment_bytes(const struct segment *s);
-/* Copy a frame out (for reads of data not yet in the store).  -ENOENT if
- * loc is not a frame of this segment. */
-int segment_copy_frame(const struct segment *s, const struct frame_loc *loc, struct buf *out);
+/* Copy a frame out (for reads of data not yet in the store), waiting for
+ * it to be filled.  -ENOENT if loc is not a frame of this segment. */
+int segment_copy_frame(struct segment *s, const struct frame_loc *loc, struct buf *out);
 
 /* ---- reading ---- */
 /* Authenticate and decode one frame (bytes exactly loc->len long) into raw.

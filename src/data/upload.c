@@ -2,7 +2,12 @@
  *
  * Segments get increasing tickets at submit.  `done_below` is the lowest
  * ticket not yet uploaded, so "everything submitted before ticket T is
- * uploaded" is done_below > T, however the uploads finish in parallel. */
+ * uploaded" is done_below > T, however the uploads finish in parallel.
+ *
+ * A segment arrives closed but maybe not sealed: frames reserved in it may
+ * still be being encrypted by their committers.  The upload thread seals
+ * it (segment_seal waits for the last frame) before the first put; nobody
+ * else waits for that, and a reader of a frame waits only for that frame. */
 #include "data/upload.h"
 
 #include <errno.h>
@@ -28,6 +33,7 @@ struct job {
 
 struct uploader {
 	objstore *st;
+	uint8_t key[CRYPT_KEY_BYTES];
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	struct job *jobs;        /* ascending tickets */
@@ -91,7 +97,9 @@ static void *upload_main(void *arg)
 		}
 		j->busy = true;
 		pthread_mutex_unlock(&u->mu);
-		int r = put_segment(u, j->seg);
+		int r = segment_sealed(j->seg) ? 0 : segment_seal(j->seg, u->key);
+		if (r == 0)
+			r = put_segment(u, j->seg);
 		pthread_mutex_lock(&u->mu);
 		j->busy = false;
 		if (r == 0) {
@@ -121,10 +129,12 @@ static void *upload_main(void *arg)
 	return NULL;
 }
 
-struct uploader *upload_new(objstore *st, unsigned threads, unsigned max_in_flight)
+struct uploader *upload_new(objstore *st, const uint8_t key[CRYPT_KEY_BYTES], unsigned threads,
+			    unsigned max_in_flight)
 {
 	struct uploader *u = xcalloc(1, sizeof *u);
 	u->st = st;
+	memcpy(u->key, key, sizeof u->key);
 	u->max_in_flight = max_in_flight ? max_in_flight : 1;
 	u->next_ticket = 1;
 	pthread_mutex_init(&u->mu, NULL);
@@ -158,6 +168,7 @@ void upload_free(struct uploader *u)
 		free(j);
 	}
 	free(u->threads);
+	crypt_wipe(u->key, sizeof u->key);
 	pthread_cond_destroy(&u->work);
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->mu);
@@ -181,14 +192,20 @@ void upload_submit(struct uploader *u, struct segment *s)
 
 int upload_read_frame(struct uploader *u, const struct frame_loc *loc, struct buf *out)
 {
-	int r = -ENOENT;
+	struct segment *s = NULL;
 	pthread_mutex_lock(&u->mu);
 	for (struct job *j = u->jobs; j; j = j->next)
 		if (segment_epoch(j->seg) == loc->epoch && segment_counter(j->seg) == loc->counter) {
-			r = segment_copy_frame(j->seg, loc, out);
+			s = j->seg;
+			segment_ref(s);
 			break;
 		}
 	pthread_mutex_unlock(&u->mu);
+	if (!s)
+		return -ENOENT;
+	/* Outside u->mu: the frame may still be being filled. */
+	int r = segment_copy_frame(s, loc, out);
+	segment_free(s);
 	return r;
 }
 

@@ -1,10 +1,11 @@
 /* upload.h -- background upload of sealed segments, with backpressure.
  *
- * A sealed segment handed to the uploader stays in RAM, readable through
- * upload_read_frame(), until a put of it has succeeded; a failed put is
- * retried with backoff for as long as it takes (data is never dropped).
- * upload_submit() never blocks (it is called under the data plane's
- * segment lock, which readers also take); writers call upload_wait_room()
+ * A closed segment handed to the uploader is sealed by an upload thread
+ * once its last reserved frame is filled (segment.h), and stays in RAM,
+ * readable through upload_read_frame(), until a put of it has succeeded;
+ * a failed seal or put is retried with backoff for as long as it takes
+ * (data is never dropped).  upload_submit() never blocks (it is called
+ * under the data plane's commit lock); writers call upload_wait_room()
  * afterwards, outside their locks, and so slow down to the store's pace
  * instead of filling RAM.
  *
@@ -20,13 +21,16 @@
 
 struct uploader;
 
-struct uploader *upload_new(objstore *st, unsigned threads, unsigned max_in_flight);
+/* key: the data key, to seal segments' directories. */
+struct uploader *upload_new(objstore *st, const uint8_t key[CRYPT_KEY_BYTES], unsigned threads,
+			    unsigned max_in_flight);
 /* Stops the threads; segments not yet uploaded are dropped (a crash would
  * drop them too).  Call upload_drain() first for a clean stop. */
 void upload_free(struct uploader *u);
-/* Takes ownership of the sealed segment; never blocks. */
+/* Takes ownership of the closed segment; never blocks. */
 void upload_submit(struct uploader *u, struct segment *s);
-/* Block while more than max_in_flight segments await upload. */
+/* Block while more than max_in_flight segments await upload.  Call it
+ * holding no lock. */
 void upload_wait_room(struct uploader *u);
 /* Copy a frame of a segment still held; -ENOENT if not held. */
 int upload_read_frame(struct uploader *u, const struct frame_loc *loc, struct buf *out);

@@ -143,6 +143,18 @@ static void slowdown(lsm *db)
 	pthread_mutex_unlock(&db->mu);
 }
 
+void lsm_throttle(lsm *db)
+{
+	if (!db->writer)
+		return;
+	slowdown(db);
+	/* Flush a full set of frozen memtables here rather than inside
+	 * lsm_write, under write_mu and whatever lock the caller holds. */
+	pthread_mutex_lock(&db->mu);
+	(void)stall_locked(db); /* fenced or failing: lsm_write reports it */
+	pthread_mutex_unlock(&db->mu);
+}
+
 int lsm_write(lsm *db, struct lsm_batch *b, uint64_t *seqp)
 {
 	if (!db->writer)

@@ -88,6 +88,13 @@ size_t lsm_batch_count(const struct lsm_batch *b);
  * *seq (if not NULL) is the batch's last sequence number.  -EINVAL for an
  * empty/oversized key or oversized value (nothing applied). */
 int lsm_write(lsm *db, struct lsm_batch *b, uint64_t *seq);
+/* The waits lsm_write may do before it applies (writers slowed down while
+ * compaction catches up, frozen memtables flushed when too many wait),
+ * done now, for callers that apply batches under a lock of their own: they
+ * call this before taking it, so nobody waits for the store while holding
+ * it.  Readers (lsm_get, iterators) never wait for writers: they only
+ * take a reference to the current memtables and files. */
+void lsm_throttle(lsm *db);
 
 /* ---- reads (see every batch applied before the call) ---- */
 int lsm_get(lsm *db, const void *key, size_t klen, struct buf *val);
