@@ -24,6 +24,7 @@
  * walks cached names (entry_timeout) without asking, so search permission
  * on a directory is checked when a name is looked up, not at every walk. */
 #include "fuse/fuse_int.h"
+#include "fuse/fuse.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -166,6 +168,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA);
 	want(conn, FUSE_CAP_CACHE_SYMLINKS);   /* a symlink never changes */
+	want(conn, FUSE_CAP_POSIX_LOCKS);      /* locks are the core's (op_setlk) */
+	want(conn, FUSE_CAP_FLOCK_LOCKS);
 	if (ff->writeback && !ff->read_only)
 		want(conn, FUSE_CAP_WRITEBACK_CACHE);
 	/* What was granted: with it the kernel owns mtime/ctime of writes. */
@@ -409,6 +413,174 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, -r);
 }
 
+/* ---- locks ----
+ *
+ * fcntl and flock locks are the core's (fs_setlk, fs_flock), so they hold
+ * against every other frontend; with the lock capabilities on (op_init)
+ * the kernel forwards every request instead of locking locally.  The
+ * owner is the kernel's lock_owner, hashed per connection: the process's
+ * file table for POSIX locks (close(2) of any descriptor sends it in
+ * flush, which drops them), the open file for OFD and flock locks.  The
+ * kernel never sends an unlock of OFD locks, so every open gets a handle
+ * (fi->fh) and its release drops whatever was taken through it.  A
+ * blocking request waits in a worker thread; an interrupt (the caller got
+ * a signal) cancels it, and it gives up when the daemon is stopping. */
+
+#define LOCK_POLL_MS 500     /* a blocked request looks for a stop this often */
+
+static uint64_t lock_handle_new(void)
+{
+	static uint64_t counter;
+	return __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t lock_frontend(fuse_req_t req)
+{
+	return (uint64_t)(uintptr_t)ff_of(req);
+}
+
+static void lock_owner_of(fuse_req_t req, const struct fuse_file_info *fi, uint32_t pid,
+			  struct fs_lock_owner *o)
+{
+	memset(o, 0, sizeof *o);
+	o->frontend = lock_frontend(req);
+	o->owner = fi->lock_owner;
+	o->handle = fi->fh;
+	o->pid = pid;
+	o->kind = FS_LOCK_POSIX; /* the kernel does not say which; the rules match */
+}
+
+/* libfuse hands over SEEK_SET ranges with l_len 0 for "to end of file". */
+static int lock_from_flock(const struct flock *fl, struct fs_lock *lk)
+{
+	memset(lk, 0, sizeof *lk);
+	if (fl->l_whence != SEEK_SET || fl->l_start < 0 || fl->l_len < 0)
+		return -EINVAL;
+	lk->type = fl->l_type;
+	lk->start = (uint64_t)fl->l_start;
+	lk->end = FS_LOCK_EOF;
+	if (fl->l_len > 0 && (uint64_t)fl->l_len - 1 < INT64_MAX - lk->start)
+		lk->end = lk->start + (uint64_t)fl->l_len - 1;
+	return 0;
+}
+
+static void lock_to_flock(const struct fs_lock *lk, struct flock *fl)
+{
+	memset(fl, 0, sizeof *fl);
+	fl->l_type = (short)lk->type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)lk->start;
+	fl->l_len = lk->end >= INT64_MAX ? 0 : (off_t)(lk->end - lk->start + 1);
+	fl->l_pid = (pid_t)lk->pid;
+}
+
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *fl)
+{
+	struct fs_lock_owner o;
+	struct fs_lock lk;
+	lock_owner_of(req, fi, (uint32_t)fl->l_pid, &o);
+	int r = lock_from_flock(fl, &lk);
+	if (r == 0)
+		r = fs_getlk(ff_of(req)->fs, ino, &o, &lk);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (lk.type == F_UNLCK) {
+		fl->l_type = F_UNLCK;
+		fuse_reply_lock(req, fl);
+		return;
+	}
+	struct flock out;
+	lock_to_flock(&lk, &out);
+	fuse_reply_lock(req, &out);
+}
+
+struct lock_interrupt {
+	struct fs *fs;
+	struct fs_lock_wait wait;
+};
+
+static void lock_interrupted(fuse_req_t req, void *data)
+{
+	struct lock_interrupt *li = data;
+	fs_lock_cancel(li->fs, &li->wait);
+}
+
+/* A blocking fs_setlk (lk) or fs_flock (type, lk NULL) that an interrupt
+ * cancels and a stopping daemon ends: -EINTR for both. */
+static int lock_wait(fuse_req_t req, fuse_ino_t ino, const struct fs_lock_owner *o,
+		     const struct fs_lock *lk, int type)
+{
+	struct lock_interrupt li = { ff_of(req)->fs, { .timeout_ms = LOCK_POLL_MS } };
+	int r = -ETIMEDOUT;
+	fuse_req_interrupt_func(req, lock_interrupted, &li);
+	while (r == -ETIMEDOUT && !fuse_stop_requested())
+		r = lk ? fs_setlk(li.fs, ino, o, lk, &li.wait) : fs_flock(li.fs, ino, o, type, &li.wait);
+	/* Unregistering waits for an interrupt callback under way. */
+	fuse_req_interrupt_func(req, NULL, NULL);
+	return r == -ETIMEDOUT ? -EINTR : r;
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *fl, int sleep)
+{
+	struct fs_lock_owner o;
+	struct fs_lock lk;
+	lock_owner_of(req, fi, (uint32_t)fl->l_pid, &o);
+	int r = lock_from_flock(fl, &lk);
+	if (r == 0 && sleep && lk.type != F_UNLCK)
+		r = lock_wait(req, ino, &o, &lk, 0);
+	else if (r == 0)
+		r = fs_setlk(ff_of(req)->fs, ino, &o, &lk, NULL);
+	fuse_reply_err(req, -r);
+}
+
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct fs_lock_owner o;
+	int type = (op & LOCK_UN) ? F_UNLCK : (op & LOCK_EX) ? F_WRLCK : F_RDLCK;
+	int r;
+	if (!(op & (LOCK_SH | LOCK_EX | LOCK_UN))) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	lock_owner_of(req, fi, (uint32_t)fuse_req_ctx(req)->pid, &o);
+	if (!(op & LOCK_NB) && type != F_UNLCK)
+		r = lock_wait(req, ino, &o, NULL, type);
+	else
+		r = fs_flock(ff_of(req)->fs, ino, &o, type, NULL);
+	fuse_reply_err(req, -r);
+}
+
+/* close(2) of a descriptor: its process's POSIX locks on the file go. */
+static void locks_flush(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi)
+{
+	struct fs_lock_owner o;
+	lock_owner_of(req, fi, 0, &o);
+	fs_lock_release_owner(ff_of(req)->fs, ino, &o);
+}
+
+/* The last close of an open file: its flock and OFD locks go. */
+static void locks_release(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi)
+{
+	struct fs *fs = ff_of(req)->fs;
+	if (fi->flock_release) {
+		struct fs_lock_owner o;
+		lock_owner_of(req, fi, 0, &o);
+		fs_flock(fs, ino, &o, F_UNLCK, NULL);
+	}
+	fs_lock_release_handle(fs, ino, lock_frontend(req), fi->fh);
+}
+
+/* The session ends: nothing this mount holds may outlive it. */
+static void op_destroy(void *userdata)
+{
+	struct fuse_frontend *ff = userdata;
+	fs_lock_release_frontend(ff->fs, (uint64_t)(uintptr_t)ff);
+}
+
 /* ---- files ---- */
 
 static void open_fill(const struct fuse_frontend *ff, struct fuse_file_info *fi)
@@ -416,6 +588,7 @@ static void open_fill(const struct fuse_frontend *ff, struct fuse_file_info *fi)
 	/* Only this mount changes the files of a writer, so the page cache
 	 * stays right across opens; a replica's files change under it. */
 	fi->keep_cache = !ff->read_only;
+	fi->fh = lock_handle_new();
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -531,11 +704,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 /* close(2) is not a durability point, as on ext4: fsync is. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	locks_flush(req, ino, fi);
 	fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	locks_release(req, ino, fi);
 	fs_release(ff_of(req)->fs, ino);
 	fuse_reply_err(req, 0);
 }
@@ -752,6 +927,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 const struct fuse_lowlevel_ops fuse_frontend_ops = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
@@ -784,4 +960,7 @@ const struct fuse_lowlevel_ops fuse_frontend_ops = {
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 };
