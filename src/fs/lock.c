@@ -160,6 +160,16 @@ size_t lock_table_records(struct lock_table *t, uint64_t ino)
 	return n;
 }
 
+size_t lock_table_waiters(struct lock_table *t)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&t->mu);
+	for (struct lock_waiter *w = t->waiters; w; w = w->next)
+		n++;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
 /* ---- records ---- */
 
 static bool owned_by(const struct lock_rec *r, const struct fs_lock_owner *o)

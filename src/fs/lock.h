@@ -18,5 +18,7 @@ void lock_table_free(struct lock_table *t);
 /* Records held on ino (range and flock ones), for tests: a merge that did
  * not happen shows as one record too many. */
 size_t lock_table_records(struct lock_table *t, uint64_t ino);
+/* Requests waiting now, for tests that must know one is blocked. */
+size_t lock_table_waiters(struct lock_table *t);
 
 #endif
