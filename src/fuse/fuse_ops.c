@@ -509,7 +509,9 @@ static void lock_interrupted(fuse_req_t req, void *data)
 }
 
 /* A blocking fs_setlk (lk) or fs_flock (type, lk NULL) that an interrupt
- * cancels and a stopping daemon ends: -EINTR for both. */
+ * cancels (-EINTR: the kernel restarts or fails the call as the signal
+ * says) and a stopping daemon ends (-ENOLCK: an -EINTR with no signal
+ * pending would reach the caller as the kernel's internal ERESTARTSYS). */
 static int lock_wait(fuse_req_t req, fuse_ino_t ino, const struct fs_lock_owner *o,
 		     const struct fs_lock *lk, int type)
 {
@@ -520,7 +522,7 @@ static int lock_wait(fuse_req_t req, fuse_ino_t ino, const struct fs_lock_owner 
 		r = lk ? fs_setlk(li.fs, ino, o, lk, &li.wait) : fs_flock(li.fs, ino, o, type, &li.wait);
 	/* Unregistering waits for an interrupt callback under way. */
 	fuse_req_interrupt_func(req, NULL, NULL);
-	return r == -ETIMEDOUT ? -EINTR : r;
+	return r == -ETIMEDOUT ? -ENOLCK : r;
 }
 
 static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
