@@ -4,7 +4,8 @@
 # a blocked flock and F_SETLKW released when the holder goes, F_GETLK
 # naming the holder's pid, POSIX locks dropped at close, OFD locks
 # dropped at the last close, a signal interrupting F_SETLKW (EINTR),
-# EDEADLK for two processes waiting on each other, proof that the
+# EDEADLK for two processes waiting on each other, more blocked requests
+# than the daemon has worker threads, proof that the
 # daemon holds the locks (a lock request waits while the daemon is
 # stopped), and a clean daemon stop with a request still blocked.
 #
@@ -199,6 +200,27 @@ ok $? "a lock request waits while the daemon is stopped: the daemon holds locks"
 kill -CONT "$PID"
 wait_exit "$A"
 has "$TMP/a" "lk w 500 1: ok" "... and is granted once it runs again"
+
+# More blocked requests than the daemon has FUSE worker threads (16): the
+# mount still serves, and the holder's exit reaches the daemon.
+bg "$TMP/a" "$F" lk:w:700:1 say:held sleep:60000
+A=$LAST
+until_has "$TMP/a" held
+WAITERS=()
+for i in $(seq 24); do
+	bg "$TMP/many-$i" "$F" lkw:r:700:1
+	WAITERS+=("$LAST")
+done
+sleep 1
+is_data=$(timeout 10 cat "$F" 2>&1)
+[ "$is_data" = data ]
+ok $? "with 24 lock requests blocked the mount still serves reads"
+kill "$A"; wait "$A" 2>/dev/null
+got=0
+for p in "${WAITERS[@]}"; do wait_exit "$p"; done
+for i in $(seq 24); do grep -q "lkw r 700 1: ok" "$TMP/many-$i" && got=$((got+1)); done
+[ "$got" -eq 24 ]
+ok $? "all 24 get their shared lock when the holder exits (got $got)"
 
 # ---- stopping with a request blocked ----
 

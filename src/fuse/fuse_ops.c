@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -423,8 +425,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
  * flush, which drops them), the open file for OFD and flock locks.  The
  * kernel never sends an unlock of OFD locks, so every open gets a handle
  * (fi->fh) and its release drops whatever was taken through it.  A
- * blocking request waits in a worker thread; an interrupt (the caller got
- * a signal) cancels it, and it gives up when the daemon is stopping. */
+ * request that must wait is handed to a thread of its own (lock_job); an
+ * interrupt (the caller got a signal) cancels it, and it gives up when
+ * the daemon is stopping or the session ends. */
 
 #define LOCK_POLL_MS 500     /* a blocked request looks for a stop this often */
 
@@ -508,51 +511,150 @@ static void lock_interrupted(fuse_req_t req, void *data)
 	fs_lock_cancel(li->fs, &li->wait);
 }
 
-/* A blocking fs_setlk (lk) or fs_flock (type, lk NULL) that an interrupt
- * cancels (-EINTR: the kernel restarts or fails the call as the signal
- * says) and a stopping daemon ends (-ENOLCK: an -EINTR with no signal
- * pending would reach the caller as the kernel's internal ERESTARTSYS). */
-static int lock_wait(fuse_req_t req, fuse_ino_t ino, const struct fs_lock_owner *o,
-		     const struct fs_lock *lk, int type)
+/* A blocked request: fs_setlk of lk, or fs_flock of lk.type. */
+struct lock_job {
+	struct lock_job *next;
+	fuse_req_t req;
+	struct fuse_frontend *ff;
+	fuse_ino_t ino;
+	struct fs_lock_owner o;
+	struct fs_lock lk;
+	bool flock;
+};
+
+/* Blocked requests wait in threads of their own, not in libfuse's
+ * workers: those are few (max_threads), and a mount whose workers all
+ * waited for a lock could not serve the unlock that frees them. */
+#define LOCK_JOBS_MAX 4096
+#define LOCK_JOB_STACK (256u << 10)
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t done;
+	struct lock_job *list;
+	size_t count;
+} lock_jobs = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
+
+/* Wait until granted, cancelled by an interrupt (-EINTR: the kernel
+ * restarts or fails the call as the signal says) or ended by a stopping
+ * daemon (-ENOLCK: an -EINTR with no signal pending would reach the
+ * caller as the kernel's internal ERESTARTSYS). */
+static int lock_wait(struct lock_job *j)
 {
-	struct lock_interrupt li = { ff_of(req)->fs, { .timeout_ms = LOCK_POLL_MS } };
+	struct lock_interrupt li = { j->ff->fs, { .timeout_ms = LOCK_POLL_MS } };
 	int r = -ETIMEDOUT;
-	fuse_req_interrupt_func(req, lock_interrupted, &li);
+	fuse_req_interrupt_func(j->req, lock_interrupted, &li);
 	while (r == -ETIMEDOUT && !fuse_stop_requested())
-		r = lk ? fs_setlk(li.fs, ino, o, lk, &li.wait) : fs_flock(li.fs, ino, o, type, &li.wait);
+		r = j->flock ? fs_flock(li.fs, j->ino, &j->o, j->lk.type, &li.wait) :
+			       fs_setlk(li.fs, j->ino, &j->o, &j->lk, &li.wait);
 	/* Unregistering waits for an interrupt callback under way. */
-	fuse_req_interrupt_func(req, NULL, NULL);
+	fuse_req_interrupt_func(j->req, NULL, NULL);
 	return r == -ETIMEDOUT ? -ENOLCK : r;
+}
+
+static void lock_job_unlink(struct lock_job *j)
+{
+	pthread_mutex_lock(&lock_jobs.mu);
+	for (struct lock_job **pp = &lock_jobs.list; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	lock_jobs.count--;
+	pthread_cond_broadcast(&lock_jobs.done);
+	pthread_mutex_unlock(&lock_jobs.mu);
+	free(j);
+}
+
+static void *lock_job_main(void *arg)
+{
+	struct lock_job *j = arg;
+	fuse_reply_err(j->req, -lock_wait(j));
+	lock_job_unlink(j);
+	return NULL;
+}
+
+/* Hand a request that must wait to a thread, which replies: 0, or an
+ * errno for the caller to reply with. */
+static int lock_job_start(const struct lock_job *tmpl)
+{
+	pthread_mutex_lock(&lock_jobs.mu);
+	if (lock_jobs.count >= LOCK_JOBS_MAX) {
+		pthread_mutex_unlock(&lock_jobs.mu);
+		log_warn("fuse: %d lock requests already wait: ENOLCK", LOCK_JOBS_MAX);
+		return -ENOLCK;
+	}
+	struct lock_job *j = xmalloc(sizeof *j);
+	*j = *tmpl;
+	j->next = lock_jobs.list;
+	lock_jobs.list = j;
+	lock_jobs.count++;
+	pthread_mutex_unlock(&lock_jobs.mu);
+	pthread_attr_t attr;
+	pthread_t thread;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, LOCK_JOB_STACK);
+	int r = pthread_create(&thread, &attr, lock_job_main, j);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		log_warn("fuse: cannot start a thread for a blocked lock request: %s", strerror(r));
+		lock_job_unlink(j);
+		return -ENOLCK;
+	}
+	return 0;
+}
+
+/* The session ends: cancel its waits (again until none is left: a
+ * thread may only now be starting to wait) and wait for their replies. */
+static void lock_jobs_end(struct fuse_frontend *ff)
+{
+	pthread_mutex_lock(&lock_jobs.mu);
+	for (;;) {
+		bool any = false;
+		for (struct lock_job *j = lock_jobs.list; j; j = j->next)
+			any |= j->ff == ff;
+		if (!any)
+			break;
+		pthread_mutex_unlock(&lock_jobs.mu);
+		fs_lock_release_frontend(ff->fs, (uint64_t)(uintptr_t)ff);
+		pthread_mutex_lock(&lock_jobs.mu);
+		clock_cond_wait(&lock_jobs.done, &lock_jobs.mu, 100 * 1000000ull);
+	}
+	pthread_mutex_unlock(&lock_jobs.mu);
 }
 
 static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct flock *fl, int sleep)
 {
-	struct fs_lock_owner o;
-	struct fs_lock lk;
-	lock_owner_of(req, fi, (uint32_t)fl->l_pid, &o);
-	int r = lock_from_flock(fl, &lk);
-	if (r == 0 && sleep && lk.type != F_UNLCK)
-		r = lock_wait(req, ino, &o, &lk, 0);
-	else if (r == 0)
-		r = fs_setlk(ff_of(req)->fs, ino, &o, &lk, NULL);
+	struct lock_job j = { .req = req, .ff = ff_of(req), .ino = ino, .flock = false };
+	lock_owner_of(req, fi, (uint32_t)fl->l_pid, &j.o);
+	int r = lock_from_flock(fl, &j.lk);
+	if (r == 0)
+		r = fs_setlk(j.ff->fs, ino, &j.o, &j.lk, NULL);
+	if (r == -EAGAIN && sleep) {
+		r = lock_job_start(&j);
+		if (r == 0)
+			return; /* the job replies */
+	}
 	fuse_reply_err(req, -r);
 }
 
 static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
 {
-	struct fs_lock_owner o;
-	int type = (op & LOCK_UN) ? F_UNLCK : (op & LOCK_EX) ? F_WRLCK : F_RDLCK;
-	int r;
+	struct lock_job j = { .req = req, .ff = ff_of(req), .ino = ino, .flock = true };
 	if (!(op & (LOCK_SH | LOCK_EX | LOCK_UN))) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	lock_owner_of(req, fi, (uint32_t)fuse_req_ctx(req)->pid, &o);
-	if (!(op & LOCK_NB) && type != F_UNLCK)
-		r = lock_wait(req, ino, &o, NULL, type);
-	else
-		r = fs_flock(ff_of(req)->fs, ino, &o, type, NULL);
+	j.lk.type = (op & LOCK_UN) ? F_UNLCK : (op & LOCK_EX) ? F_WRLCK : F_RDLCK;
+	lock_owner_of(req, fi, (uint32_t)fuse_req_ctx(req)->pid, &j.o);
+	int r = fs_flock(j.ff->fs, ino, &j.o, j.lk.type, NULL);
+	if (r == -EAGAIN && !(op & LOCK_NB)) {
+		r = lock_job_start(&j);
+		if (r == 0)
+			return;
+	}
 	fuse_reply_err(req, -r);
 }
 
@@ -580,6 +682,7 @@ static void locks_release(fuse_req_t req, fuse_ino_t ino, const struct fuse_file
 static void op_destroy(void *userdata)
 {
 	struct fuse_frontend *ff = userdata;
+	lock_jobs_end(ff);
 	fs_lock_release_frontend(ff->fs, (uint64_t)(uintptr_t)ff);
 }
 
