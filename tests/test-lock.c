@@ -2,12 +2,14 @@
  * test: read/write conflicts, an owner's ranges merging, splitting,
  * upgrading and downgrading, F_GETLK reports, ranges to end of file,
  * flock conversion, OFD and POSIX owners, blocking waits woken by an
- * unlock, cancels and timeouts, EDEADLK, the releases, bad input, and a
+ * unlock, cancels and timeouts, EDEADLK, the releases, bad input,
+ * threads contending (exclusion checked, cycles ending in EDEADLK), and a
  * randomized model test (random requests from several owners against a
- * byte map; the seed is printed). */
+ * byte map).  Randomized tests print their seed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -506,6 +508,118 @@ static void test_releases_wake_waiters(void **state)
 	t_done(&t);
 }
 
+/* ---- threads ----
+ *
+ * Threads take two random ranges each (read or write, blocking), in
+ * random order, so they wait on each other and close cycles; a shared
+ * byte map checks that no two ever hold conflicting locks, and a cycle
+ * must end in -EDEADLK (then the thread lets go of everything), never in
+ * a hang (the waits' timeout would fail the test). */
+
+#define T_THREADS 4
+#define T_BYTES 24
+
+struct shared_map {
+	pthread_mutex_t mu;
+	int writer[T_BYTES];     /* thread holding a write lock, or -1 */
+	int readers[T_BYTES];
+	long granted, deadlocks;
+};
+
+struct worker {
+	struct t *t;
+	struct shared_map *map;
+	int id;
+	uint64_t seed;
+	int errors;
+};
+
+static void map_take(struct worker *w, int type, int lo, int hi, int sign)
+{
+	struct shared_map *m = w->map;
+	pthread_mutex_lock(&m->mu);
+	for (int b = lo; b <= hi; b++) {
+		if (type == F_WRLCK) {
+			if (sign > 0 && (m->writer[b] != -1 || m->readers[b]))
+				w->errors++;
+			m->writer[b] = sign > 0 ? w->id : -1;
+		} else {
+			if (sign > 0 && m->writer[b] != -1)
+				w->errors++;
+			m->readers[b] += sign;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct test_rng rng = { w->seed };
+	struct fs_lock_owner o = owner(1, (uint64_t)w->id + 1, FS_LOCK_POSIX);
+	for (int i = 0; i < 300; i++) {
+		struct fs_lock held[2];
+		int n = 0;
+		for (int k = 0; k < 2; k++) {
+			int lo = (int)test_rng_below(&rng, T_BYTES);
+			int hi = lo + (int)test_rng_below(&rng, 3);
+			hi = hi < T_BYTES ? hi : T_BYTES - 1;
+			/* Disjoint from what this thread holds, so the map stays simple. */
+			if (n && !(hi < (int)held[0].start || lo > (int)held[0].end))
+				continue;
+			struct fs_lock lk = range(test_rng_below(&rng, 2) ? F_WRLCK : F_RDLCK,
+						  (uint64_t)lo, (uint64_t)hi);
+			struct fs_lock_wait wait = { .timeout_ms = WAIT_MS };
+			int r = fs_setlk(w->t->fs, INO, &o, &lk, &wait);
+			if (r == -EDEADLK) {
+				pthread_mutex_lock(&w->map->mu);
+				w->map->deadlocks++;
+				pthread_mutex_unlock(&w->map->mu);
+				break;
+			}
+			if (r != 0) {
+				w->errors++;
+				break;
+			}
+			map_take(w, lk.type, lo, hi, +1);
+			held[n++] = lk;
+		}
+		sched_yield();
+		for (int k = n - 1; k >= 0; k--)
+			map_take(w, held[k].type, (int)held[k].start, (int)held[k].end, -1);
+		fs_lock_release_owner(w->t->fs, INO, &o);
+		pthread_mutex_lock(&w->map->mu);
+		w->map->granted += n;
+		pthread_mutex_unlock(&w->map->mu);
+	}
+	return NULL;
+}
+
+static void test_threads_exclusion_and_deadlocks(void **state)
+{
+	uint64_t seed = test_seed("test-lock threads");
+	struct t t;
+	struct shared_map map = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct worker w[T_THREADS];
+	pthread_t th[T_THREADS];
+	t_init(&t);
+	for (int b = 0; b < T_BYTES; b++)
+		map.writer[b] = -1;
+	for (int i = 0; i < T_THREADS; i++) {
+		w[i] = (struct worker){ .t = &t, .map = &map, .id = i, .seed = seed + (uint64_t)i };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < T_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+	printf("# %ld locks granted, %ld deadlocks detected\n", map.granted, map.deadlocks);
+	assert_true(map.granted > 0);
+	assert_int_equal(records(&t), 0);
+	assert_int_equal(lock_table_waiters(t.fs->locks), 0);
+	t_done(&t);
+}
+
 /* ---- a randomized model ----
  *
  * Cells 0..CELLS-1 are bytes; cell CELLS stands for every byte from CELLS
@@ -678,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_and_timeout),
 		cmocka_unit_test(test_deadlock_detected),
 		cmocka_unit_test(test_releases_wake_waiters),
+		cmocka_unit_test(test_threads_exclusion_and_deadlocks),
 		cmocka_unit_test(test_random_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
