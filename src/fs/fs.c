@@ -3,6 +3,7 @@
  * fs_open() creates the root directory of an empty tree, loads the
  * counters, and reclaims inodes left as orphans by a crash. */
 #include "fs/fs_int.h"
+#include "fs/lock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -110,6 +111,7 @@ int fs_open(const struct fs_options *o, struct fs **out)
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->commit_mu, NULL);
 	pthread_mutex_init(&fs->open_mu, NULL);
+	fs->locks = lock_table_new();
 	int r = load_counters(fs);
 	if (r == 0) {
 		r = fs_inode_load(fs, FS_ROOT_INO, &root);
@@ -144,6 +146,7 @@ void fs_close(struct fs *fs)
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->commit_mu);
 	pthread_mutex_destroy(&fs->open_mu);
+	lock_table_free(fs->locks);
 	free(fs);
 }
 

@@ -23,6 +23,10 @@
  *   'F'                  filesystem counters (next inode, used bytes, inodes)
  * plus the data plane's 'E', 'S' and 'L' keys.
  *
+ * Locks (fs_getlk, fs_setlk, fs_flock) are advisory and kept in memory
+ * only, as an NFS/NLM or 9P server keeps them: a restart loses them and
+ * clients reclaim them.
+ *
  * Threads: none of its own beyond the data plane's and the LSM's.  All
  * calls are thread-safe; operations on one inode are serialised by a
  * per-inode lock (several inodes: locked in inode order). */
@@ -174,5 +178,85 @@ int fs_setxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char
 int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
 		 size_t *len);
 int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name);
+
+
+/* ---- byte-range locks ----
+ *
+ * Advisory locks, in memory (src/fs/lock.c), shared by every frontend so
+ * a lock taken through one holds against the others.  Three kinds, as on
+ * Linux:
+ *  - POSIX record locks (fcntl F_SETLK/F_SETLKW/F_GETLK): an owner's locks
+ *    on a file merge, split, upgrade and downgrade byte by byte; an
+ *    owner's own locks never conflict with it; blocking requests that
+ *    would close a cycle of waiting POSIX owners fail with -EDEADLK;
+ *  - OFD locks (F_OFD_SETLK...): the same ranges, owned by an open file
+ *    description, and conflicting with POSIX locks of other owners; no
+ *    deadlock detection (Linux does none for them);
+ *  - flock(2) locks: whole-file, shared or exclusive, one per owner (an
+ *    open file description), converted by dropping the old lock first;
+ *    a separate namespace: they never conflict with range locks.
+ * Owners are opaque: the frontend (any id unique among the live ones,
+ * e.g. the address of its connection object) and an id within it.  The
+ * core does not look the inode up: the caller holds the file open and
+ * checked its access mode.  Errors: -EINVAL (bad type or range), -EAGAIN
+ * (conflict, no wait), -EDEADLK, -EINTR (cancelled), -ETIMEDOUT (the
+ * wait's timeout passed), -ENOLCK (the table is full). */
+
+#define FS_LOCK_EOF UINT64_MAX     /* end of a range that runs to end of file */
+
+enum fs_lock_kind { FS_LOCK_POSIX, FS_LOCK_OFD };
+
+struct fs_lock_owner {
+	uint64_t frontend;         /* which frontend or connection */
+	uint64_t owner;            /* who, within it (FUSE lock_owner, 9P fid...) */
+	uint64_t handle;           /* the open file it acts through (0: none);
+				      see fs_lock_release_handle */
+	uint32_t pid;              /* reported to fs_getlk callers (Linux
+				      reports -1 for an OFD lock: pass that) */
+	int kind;                  /* FS_LOCK_POSIX or FS_LOCK_OFD */
+};
+
+struct fs_lock {
+	int type;                  /* F_RDLCK, F_WRLCK or F_UNLCK */
+	uint64_t start, end;       /* inclusive; end FS_LOCK_EOF: to end of file */
+	uint32_t pid;              /* fs_getlk: the holder's pid */
+	uint64_t owner;            /* fs_getlk: the holder's owner id */
+};
+
+/* A blocking request: zero it, set timeout_ms, pass it to one call at a
+ * time.  fs_lock_cancel from another thread (a FUSE interrupt, a 9P
+ * Tflush) ends the wait with -EINTR, also when it comes before the call
+ * starts waiting; a request that needs no wait is granted anyway. */
+struct fs_lock_wait {
+	uint32_t timeout_ms;       /* 0: wait until granted or cancelled */
+	bool cancelled;            /* the core's, under the table's mutex */
+};
+
+/* Would lk (F_RDLCK or F_WRLCK) be granted to o?  If not, lk becomes the
+ * first conflicting lock (type, range, pid, owner); if so, lk->type is
+ * F_UNLCK and the rest is unchanged. */
+int fs_getlk(struct fs *fs, uint64_t ino, const struct fs_lock_owner *o, struct fs_lock *lk);
+/* Lock or (F_UNLCK) unlock lk's range for o.  wait NULL: -EAGAIN on a
+ * conflict; else wait until it is granted (or -EDEADLK, -EINTR,
+ * -ETIMEDOUT). */
+int fs_setlk(struct fs *fs, uint64_t ino, const struct fs_lock_owner *o,
+	     const struct fs_lock *lk, struct fs_lock_wait *wait);
+/* flock(2): type F_RDLCK (LOCK_SH), F_WRLCK (LOCK_EX) or F_UNLCK. */
+int fs_flock(struct fs *fs, uint64_t ino, const struct fs_lock_owner *o, int type,
+	     struct fs_lock_wait *wait);
+void fs_lock_cancel(struct fs *fs, struct fs_lock_wait *wait);
+
+/* The releases wake whoever waits for what they free. */
+/* o's range locks (POSIX close(2) semantics: not its flock locks) on ino,
+ * or on every inode when ino is 0. */
+void fs_lock_release_owner(struct fs *fs, uint64_t ino, const struct fs_lock_owner *o);
+/* The last reference to an open file went: every lock taken through it
+ * (its OFD and flock locks; a POSIX owner's went when it closed it). */
+void fs_lock_release_handle(struct fs *fs, uint64_t ino, uint64_t frontend, uint64_t handle);
+/* Every lock on ino (the inode is gone). */
+void fs_lock_release_inode(struct fs *fs, uint64_t ino);
+/* A frontend or connection went away: every lock held through it, and
+ * its waiting requests end with -EINTR. */
+void fs_lock_release_frontend(struct fs *fs, uint64_t frontend);
 
 #endif

@@ -54,6 +54,7 @@ struct fs {
 	/* open files, under open_mu */
 	pthread_mutex_t open_mu;
 	struct open_count *opens[256];
+	struct lock_table *locks;     /* byte-range and flock locks (lock.c) */
 };
 
 /* ---- keys ---- */

@@ -20,4 +20,15 @@ struct fuse_frontend {
 /* The request handlers; userdata is a struct fuse_frontend. */
 extern const struct fuse_lowlevel_ops fuse_frontend_ops;
 
+/* ---- locks (fuse_locks.c): handlers and the lock side of others ---- */
+void fuse_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl);
+void fuse_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl,
+		   int sleep);
+void fuse_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op);
+void fuse_op_destroy(void *userdata);
+/* A new open's fi->fh: unique, so its release can drop its OFD locks. */
+uint64_t fuse_lock_handle_new(void);
+void fuse_locks_flush(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi);
+void fuse_locks_release(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi);
+
 #endif

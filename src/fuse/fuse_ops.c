@@ -166,6 +166,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA);
 	want(conn, FUSE_CAP_CACHE_SYMLINKS);   /* a symlink never changes */
+	want(conn, FUSE_CAP_POSIX_LOCKS);      /* locks are the core's (fuse_locks.c) */
+	want(conn, FUSE_CAP_FLOCK_LOCKS);
 	if (ff->writeback && !ff->read_only)
 		want(conn, FUSE_CAP_WRITEBACK_CACHE);
 	/* What was granted: with it the kernel owns mtime/ctime of writes. */
@@ -416,6 +418,7 @@ static void open_fill(const struct fuse_frontend *ff, struct fuse_file_info *fi)
 	/* Only this mount changes the files of a writer, so the page cache
 	 * stays right across opens; a replica's files change under it. */
 	fi->keep_cache = !ff->read_only;
+	fi->fh = fuse_lock_handle_new();  /* fuse_locks.c */
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -531,11 +534,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 /* close(2) is not a durability point, as on ext4: fsync is. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fuse_locks_flush(req, ino, fi);
 	fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fuse_locks_release(req, ino, fi);
 	fs_release(ff_of(req)->fs, ino);
 	fuse_reply_err(req, 0);
 }
@@ -752,6 +757,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 const struct fuse_lowlevel_ops fuse_frontend_ops = {
 	.init = op_init,
+	.destroy = fuse_op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
@@ -784,4 +790,7 @@ const struct fuse_lowlevel_ops fuse_frontend_ops = {
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
+	.getlk = fuse_op_getlk,
+	.setlk = fuse_op_setlk,
+	.flock = fuse_op_flock,
 };
