@@ -96,7 +96,7 @@ static void cred_done(struct req_cred *rc)
 }
 
 /* Root, for what an open file was already allowed to do. */
-static const struct fs_cred open_file_cred = { 0, 0, 0, NULL };
+static const struct fs_cred open_file_cred = { 0, 0, 0, NULL, 0 };
 
 /* ---- attributes ---- */
 
