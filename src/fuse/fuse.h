@@ -29,7 +29,9 @@
  * Threads: fuse_signals_start() starts one thread that waits for the
  * signals (they are blocked in every other thread, which inherit the mask);
  * this signal state is process-wide, as signals are.  fuse_frontend_run
- * runs libfuse's worker threads (up to max_threads) while it serves. */
+ * runs libfuse's worker threads (up to max_threads) while it serves, and
+ * one thread that tells the kernel about changes other frontends make to
+ * the same core (inval.h: coherence between frontends). */
 #ifndef BUCKETFS_FUSE_FUSE_H
 #define BUCKETFS_FUSE_FUSE_H
 

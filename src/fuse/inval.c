@@ -2,11 +2,9 @@
  * invalidations and the thread that sends them to the kernel (the rules
  * are in inval.h).
  *
- * Queue.  A ring of INVAL_QUEUE_MAX items: an inode, or a (parent, name).
- * A change already queued and not yet sent is not queued again: the item
- * is sent after both changes committed, so it covers both.  Producers are
- * the core's committing threads (any frontend but this mount); they hold
- * the mutex for a scan of the queue, never for a kernel call.
+ * Queue.  Bounded and coalescing (inval_queue.h).  Producers are the
+ * core's committing threads (any frontend but this mount); they hold the
+ * mutex for a scan of the queue, never for a kernel call.
  *
  * The write-back fix-up.  With the write-back cache the kernel keeps the
  * size, mtime and ctime it has of a regular file whatever a getattr
@@ -49,20 +47,13 @@
 
 #include "fs/fs.h"
 #include "fuse/fuse_int.h"
+#include "fuse/inval_queue.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-#define INVAL_QUEUE_MAX 1024
 #define FULL_WAIT_NS (5 * 1000000L)   /* a producer waits this long for room */
 #define STOP_WAIT_S 2                 /* then fuse_inval_stop leaves the thread */
-#define MARKS 4096                    /* "changed elsewhere" marks (keep_cache) */
-#define MARK_ANY UINT64_MAX           /* two inodes of one slot were marked */
 #define FUSE_FILEID_INO64_GEN 0x81    /* the kernel's FUSE handle: node id, generation */
-
-struct inval_item {
-	uint64_t ino;          /* the inode, or the parent of name */
-	char *name;            /* NULL: an inode item */
-};
 
 struct fuse_inval {
 	struct fs *fs;
@@ -76,11 +67,9 @@ struct fuse_inval {
 
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
-	struct inval_item q[INVAL_QUEUE_MAX];
-	size_t head, count;
+	struct inval_queue q;
 	bool stop, observing, running;
 	bool all_stale;                /* something was lost: no open keeps pages */
-	uint64_t marks[MARKS];         /* 0, an inode changed elsewhere, or MARK_ANY */
 	pthread_t thread;
 
 	bool fixup_off;                /* thread only */
@@ -93,27 +82,6 @@ static void stat_add(uint64_t *counter)
 
 /* ---- the producers' side (the core's committing threads) ---- */
 
-static size_t mark_slot(uint64_t ino)
-{
-	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % MARKS;
-}
-
-static void mark_changed(struct fuse_inval *iv, uint64_t ino)
-{
-	uint64_t *m = &iv->marks[mark_slot(ino)];
-	*m = (*m == 0 || *m == ino) ? ino : MARK_ANY;
-}
-
-static bool queued(const struct fuse_inval *iv, uint64_t ino, const char *name)
-{
-	for (size_t i = 0; i < iv->count; i++) {
-		const struct inval_item *it = &iv->q[(iv->head + i) % INVAL_QUEUE_MAX];
-		if (it->ino == ino && !it->name == !name && (!name || !strcmp(it->name, name)))
-			return true;
-	}
-	return false;
-}
-
 static void wait_for_room(struct fuse_inval *iv)
 {
 	struct timespec until;
@@ -123,7 +91,7 @@ static void wait_for_room(struct fuse_inval *iv)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (iv->count == INVAL_QUEUE_MAX && !iv->stop)
+	while (inval_queue_full(&iv->q) && !iv->stop)
 		if (pthread_cond_timedwait(&iv->room, &iv->mu, &until) == ETIMEDOUT)
 			break;
 }
@@ -149,23 +117,16 @@ static void enqueue(struct fuse_inval *iv, uint32_t origin, uint64_t ino, const 
 	}
 	pthread_mutex_lock(&iv->mu);
 	if (!name)
-		mark_changed(iv, ino);
-	if (iv->stop || queued(iv, ino, name))
-		goto out;
-	if (iv->count == INVAL_QUEUE_MAX)
+		inval_mark(&iv->q, ino);
+	enum inval_push p = iv->stop ? INVAL_COALESCED : inval_queue_push(&iv->q, ino, name);
+	if (p == INVAL_FULL) {
 		wait_for_room(iv);
-	if (iv->stop)
-		goto out;
-	if (iv->count == INVAL_QUEUE_MAX) {
-		lose(iv, ino, name);
-		goto out;
+		p = iv->stop ? INVAL_COALESCED : inval_queue_push(&iv->q, ino, name);
+		if (p == INVAL_FULL)
+			lose(iv, ino, name);
 	}
-	struct inval_item *it = &iv->q[(iv->head + iv->count) % INVAL_QUEUE_MAX];
-	it->ino = ino;
-	it->name = name ? xstrdup(name) : NULL;
-	iv->count++;
-	pthread_cond_signal(&iv->more);
-out:
+	if (p == INVAL_QUEUED)
+		pthread_cond_signal(&iv->more);
 	pthread_mutex_unlock(&iv->mu);
 }
 
@@ -309,13 +270,11 @@ static void *inval_main(void *arg)
 	__atomic_store_n(&iv->tid, gettid(), __ATOMIC_RELEASE);
 	pthread_mutex_lock(&iv->mu);
 	for (;;) {
-		while (!iv->stop && iv->count == 0)
+		struct inval_item it;
+		while (!iv->stop && !inval_queue_pop(&iv->q, &it))
 			pthread_cond_wait(&iv->more, &iv->mu);
 		if (iv->stop)
 			break;
-		struct inval_item it = iv->q[iv->head];
-		iv->head = (iv->head + 1) % INVAL_QUEUE_MAX;
-		iv->count--;
 		pthread_cond_broadcast(&iv->room);
 		pthread_mutex_unlock(&iv->mu);
 		send_item(iv, &it);
@@ -403,8 +362,7 @@ void fuse_inval_free(struct fuse_inval *iv)
 		return;
 	if (iv->running)
 		pthread_join(iv->thread, NULL);
-	for (size_t i = 0; i < iv->count; i++)
-		free(iv->q[(iv->head + i) % INVAL_QUEUE_MAX].name);
+	inval_queue_clear(&iv->q);
 	pthread_cond_destroy(&iv->more);
 	pthread_cond_destroy(&iv->room);
 	pthread_mutex_destroy(&iv->mu);
@@ -415,10 +373,8 @@ void fuse_inval_free(struct fuse_inval *iv)
 bool fuse_inval_keep_cache(struct fuse_inval *iv, uint64_t ino)
 {
 	pthread_mutex_lock(&iv->mu);
-	uint64_t *m = &iv->marks[mark_slot(ino)];
-	bool keep = !iv->all_stale && *m != ino && *m != MARK_ANY;
-	if (*m == ino)
-		*m = 0;
+	bool changed = inval_mark_take(&iv->q, ino);
+	bool keep = !changed && !iv->all_stale;
 	pthread_mutex_unlock(&iv->mu);
 	return keep;
 }
