@@ -289,6 +289,35 @@ static void test_foreign_truncate_reaches_open_file(void **state)
 	untrack_close(m, fd);
 }
 
+/* Dirty pages of the mount and a write made elsewhere to the same page:
+ * whichever reaches the core last wins, a page of the mount as a whole
+ * (here the mount's, written back by the invalidation), and afterwards
+ * the mount and the core agree. */
+static void test_concurrent_writes_agree(void **state)
+{
+	struct mnt *m = *state;
+	struct fs_cred c = other();
+	char mine[8], core[8];
+	size_t put, got = 0;
+	int fd = cached_file(m, "w", "........", 8);
+	uint64_t ino = ino_of(m, "w");
+	assert_int_equal(pwrite(fd, "AAAA", 4, 2), 4);   /* dirty in the kernel */
+	assert_int_equal(fs_write(m->f.fs, &c, ino, 0, "BBBB", 4, &put), 0);
+	uint64_t before = m->stats.inval_inode;
+	for (int i = 0; i < WAIT_MS / 10 && m->stats.inval_inode == before; i++)
+		sleep_ms(10);
+	assert_true(m->stats.inval_inode > before);
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(pread(fd, mine, 8, 0), 8);
+	assert_int_equal(fs_read(m->f.fs, ino, 0, core, 8, &got), 0);
+	assert_int_equal(got, 8);
+	assert_memory_equal(mine, core, 8);
+	/* The kernel writes back whole pages: its page, stale bytes included,
+	 * reached the core after the foreign write. */
+	assert_memory_equal(core, "..AAAA..", 8);
+	untrack_close(m, fd);
+}
+
 static void test_foreign_names(void **state)
 {
 	struct mnt *m = *state;
@@ -384,6 +413,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_foreign_write_reaches_open_file, mnt_setup, mnt_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_truncate_reaches_open_file, mnt_setup, mnt_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writes_agree, mnt_setup, mnt_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_names, mnt_setup, mnt_teardown),
 		cmocka_unit_test_setup_teardown(test_own_changes_send_nothing, mnt_setup, mnt_teardown),
 	};

@@ -37,7 +37,8 @@
  *    requests of its own with the core's attributes, changing nothing;
  *  - a write through the mount and one made elsewhere to the same bytes:
  *    the last to reach the core wins, as on NFS (dirty pages reach it at
- *    write-back, or when an invalidation flushes them).
+ *    write-back, or when an invalidation flushes them); with the write-back
+ *    cache the unit is the kernel's page, written back whole.
  *
  * Limits of FUSE without default_permissions, for the record: the kernel
  * walks cached names (entry_timeout) without asking, so search permission

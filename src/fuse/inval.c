@@ -29,6 +29,12 @@
  * the mount reach the core when the invalidation writes them back (or at
  * the kernel's next write-back), so a foreign write that commits before
  * that is overwritten by them; pages not dirty are dropped and read again.
+ * The kernel writes back whole pages (it does not track which bytes of a
+ * page were written), so with the write-back cache the unit is the page:
+ * a write made elsewhere to other bytes of a page the mount has dirty is
+ * overwritten too (by the stale bytes of the kernel's page).  Frontends
+ * sharing a file byte-exactly need the cache off or locks, as NFS
+ * clients sharing pages do.
  * The fix-up's truncate uses the size the core has when it answers, so
  * it never cuts data the core holds; a write the kernel still caches
  * beyond that size in the instant between the two is cut (a foreign
