@@ -322,8 +322,8 @@ static void test_concurrent_writes_agree(void **state)
 	int fd = cached_file(m, "w", "........", 8);
 	uint64_t ino = ino_of(m, "w");
 	assert_int_equal(pwrite(fd, "AAAA", 4, 2), 4);   /* dirty in the kernel */
+	uint64_t before = __atomic_load_n(&m->stats.inval_inode, __ATOMIC_RELAXED);
 	assert_int_equal(fs_write(m->f.fs, &c, ino, 0, "BBBB", 4, &put), 0);
-	uint64_t before = m->stats.inval_inode;
 	for (int i = 0; i < WAIT_MS / 10 && m->stats.inval_inode == before; i++)
 		sleep_ms(10);
 	assert_true(m->stats.inval_inode > before);
