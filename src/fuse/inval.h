@@ -22,7 +22,10 @@
  * is dropped and counted as lost: the kernel then relies on its timeouts
  * (attr_timeout, entry_timeout) for that item, and no open keeps the page
  * cache any more (fuse_inval_keep_cache) -- invalidating more, never
- * blocking the core for long.
+ * blocking the core for long.  (With the write-back cache a lost inode
+ * item leaves the kernel's size and mtime of that file as they were until
+ * the kernel forgets it or the file changes elsewhere again; a warning
+ * is logged at the first loss.)
  *
  * keep_cache: an open keeps the kernel's cached pages only when the
  * inode has not been changed elsewhere since the previous open through
