@@ -37,10 +37,10 @@ struct t {
 	struct fs_options fo;
 };
 
-static const struct fs_cred ROOT = { 0, 0, 0, NULL };
+static const struct fs_cred ROOT = { 0, 0, 0, NULL, 0 };
 static const uint32_t alice_groups[] = { 2000 };
-static const struct fs_cred ALICE = { 1001, 1001, 1, alice_groups };
-static const struct fs_cred BOB = { 1002, 1002, 0, NULL };
+static const struct fs_cred ALICE = { 1001, 1001, 1, alice_groups, 0 };
+static const struct fs_cred BOB = { 1002, 1002, 0, NULL, 0 };
 static int counter;
 
 static void t_open(struct t *t)
@@ -233,7 +233,7 @@ static void test_permissions(void **state)
 	sa.mode = 0640;
 	assert_int_equal(fs_setattr(t.fs, &ALICE, f, &sa, NULL), 0);
 	const uint32_t g2000[] = { 2000 };
-	struct fs_cred carol = { 1003, 1003, 1, g2000 };
+	struct fs_cred carol = { 1003, 1003, 1, g2000, 0 };
 	assert_int_equal(fs_access(t.fs, &carol, f, R_OK), 0);
 	assert_int_equal(fs_access(t.fs, &carol, f, W_OK), -EACCES);
 	/* No search permission on a component: EACCES on lookup. */

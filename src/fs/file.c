@@ -254,6 +254,8 @@ out:
 	fs_inode_free(&in);
 out_unlock:
 	fs_unlock(fs, ino, 0, 0, 0);
+	if (r == 0 && *put)
+		fs_notify_inode(fs, c->origin, ino);
 	return r;
 }
 
@@ -324,5 +326,7 @@ out:
 	fs_inode_free(&in);
 out_unlock:
 	fs_unlock(fs, ino, 0, 0, 0);
+	if (r == 0)
+		fs_notify_inode(fs, c->origin, ino);
 	return r;
 }

@@ -112,6 +112,7 @@ int fs_open(const struct fs_options *o, struct fs **out)
 	pthread_mutex_init(&fs->commit_mu, NULL);
 	pthread_mutex_init(&fs->open_mu, NULL);
 	fs->locks = lock_table_new();
+	pthread_rwlock_init(&fs->obs_mu, NULL);
 	int r = load_counters(fs);
 	if (r == 0) {
 		r = fs_inode_load(fs, FS_ROOT_INO, &root);
@@ -147,6 +148,7 @@ void fs_close(struct fs *fs)
 	pthread_mutex_destroy(&fs->commit_mu);
 	pthread_mutex_destroy(&fs->open_mu);
 	lock_table_free(fs->locks);
+	pthread_rwlock_destroy(&fs->obs_mu);
 	free(fs);
 }
 
@@ -295,6 +297,8 @@ out:
 	fs_inode_free(&in);
 out_unlock:
 	fs_unlock(fs, ino, 0, 0, 0);
+	if (r == 0)
+		fs_notify_inode(fs, c->origin, ino);
 	return r;
 }
 

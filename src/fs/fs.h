@@ -56,6 +56,9 @@ struct fs_cred {
 	uint32_t uid, gid;
 	uint32_t ngroups;
 	const uint32_t *groups;   /* supplementary groups */
+	uint32_t origin;          /* the frontend making the call (0 = unknown):
+				     handed to observers, so a frontend can
+				     ignore its own changes */
 };
 
 struct fs_attr {
@@ -179,7 +182,6 @@ int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf
 		 size_t *len);
 int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name);
 
-
 /* ---- byte-range locks ----
  *
  * Advisory locks, in memory (src/fs/lock.c), shared by every frontend so
@@ -258,5 +260,23 @@ void fs_lock_release_inode(struct fs *fs, uint64_t ino);
 /* A frontend or connection went away: every lock held through it, and
  * its waiting requests end with -EINTR. */
 void fs_lock_release_frontend(struct fs *fs, uint64_t frontend);
+
+/* ---- observers: coherence between frontends ----
+ * After every committed mutation (outside the core's locks, so a callback
+ * may call back into the core) each registered observer hears of it:
+ * inode_changed for an inode whose attributes or data changed,
+ * entry_changed for a name added, removed or renamed in a directory
+ * (a rename reports both names).  origin is the caller's fs_cred.origin.
+ * Callbacks run on the thread that made the change and must be quick.
+ * At most FS_OBSERVERS_MAX observers: -ENOSPC past that.  ob must stay
+ * valid until fs_unobserve() or fs_close(). */
+#define FS_OBSERVERS_MAX 8
+struct fs_observer {
+	void (*inode_changed)(void *arg, uint32_t origin, uint64_t ino);
+	void (*entry_changed)(void *arg, uint32_t origin, uint64_t parent, const char *name);
+};
+int fs_observe(struct fs *fs, const struct fs_observer *ob, void *arg);
+/* -ENOENT if (ob, arg) was not registered.  Not from inside a callback. */
+int fs_unobserve(struct fs *fs, const struct fs_observer *ob, void *arg);
 
 #endif

@@ -55,7 +55,17 @@ struct fs {
 	pthread_mutex_t open_mu;
 	struct open_count *opens[256];
 	struct lock_table *locks;     /* byte-range and flock locks (lock.c) */
+	/* observers, under obs_mu (read: notify; write: register) */
+	pthread_rwlock_t obs_mu;
+	struct {
+		const struct fs_observer *ob;
+		void *arg;
+	} obs[FS_OBSERVERS_MAX];
 };
+
+/* ---- observers (observe.c) ---- */
+void fs_notify_inode(struct fs *fs, uint32_t origin, uint64_t ino);
+void fs_notify_entry(struct fs *fs, uint32_t origin, uint64_t parent, const char *name);
 
 /* ---- keys ---- */
 size_t fs_key_inode(uint8_t *k, uint64_t ino);

@@ -139,6 +139,10 @@ out:
 	fs_inode_free(&dir);
 out_unlock:
 	fs_unlock(fs, parent, 0, 0, 0);
+	if (r == 0) {
+		fs_notify_entry(fs, c->origin, parent, name);
+		fs_notify_inode(fs, c->origin, parent);
+	}
 	return r;
 }
 
@@ -241,6 +245,11 @@ out_dir:
 	fs_inode_free(&dir);
 out_unlock:
 	fs_unlock(fs, ino, newparent, 0, 0);
+	if (r == 0) {
+		fs_notify_entry(fs, c->origin, newparent, newname);
+		fs_notify_inode(fs, c->origin, newparent);
+		fs_notify_inode(fs, c->origin, ino);
+	}
 	return r;
 }
 
@@ -331,6 +340,11 @@ out_dir:
 	fs_inode_free(&dir);
 out_unlock:
 	fs_unlock(fs, parent, ino, 0, 0);
+	if (r == 0) {
+		fs_notify_entry(fs, c->origin, parent, name);
+		fs_notify_inode(fs, c->origin, parent);
+		fs_notify_inode(fs, c->origin, ino);
+	}
 	return r;
 }
 

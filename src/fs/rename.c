@@ -231,7 +231,7 @@ int fs_rename(struct fs *fs, const struct fs_cred *c, uint64_t parent, const cha
 	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") ||
 	    !strcmp(newname, ".."))
 		return -EBUSY;
-	bool cross = parent != newparent;
+	bool cross = parent != newparent, changed = false;
 	if (cross)
 		pthread_mutex_lock(&fs->rename_mu);
 	r = lock_entries(fs, &o);
@@ -256,10 +256,21 @@ int fs_rename(struct fs *fs, const struct fs_cred *c, uint64_t parent, const cha
 		r = apply(fs, &o);
 	if (r == 1)
 		r = 0;
+	changed = r == 0 && o.src != o.dst;
 	free_all(&o);
 	fs_unlock(fs, o.p1, o.p2, o.src, o.dst);
 out:
 	if (cross)
 		pthread_mutex_unlock(&fs->rename_mu);
+	if (changed) {
+		fs_notify_entry(fs, c->origin, parent, name);
+		fs_notify_entry(fs, c->origin, newparent, newname);
+		fs_notify_inode(fs, c->origin, parent);
+		if (cross)
+			fs_notify_inode(fs, c->origin, newparent);
+		fs_notify_inode(fs, c->origin, o.src);
+		if (o.dst)
+			fs_notify_inode(fs, c->origin, o.dst);
+	}
 	return r;
 }

@@ -113,6 +113,8 @@ out:
 	fs_inode_free(&in);
 out_unlock:
 	fs_unlock(fs, ino, 0, 0, 0);
+	if (r == 0)
+		fs_notify_inode(fs, c->origin, ino);
 	return r;
 }
 
@@ -145,6 +147,8 @@ out:
 	fs_inode_free(&in);
 out_unlock:
 	fs_unlock(fs, ino, 0, 0, 0);
+	if (r == 0)
+		fs_notify_inode(fs, c->origin, ino);
 	return r;
 }
 

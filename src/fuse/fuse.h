@@ -29,13 +29,25 @@
  * Threads: fuse_signals_start() starts one thread that waits for the
  * signals (they are blocked in every other thread, which inherit the mask);
  * this signal state is process-wide, as signals are.  fuse_frontend_run
- * runs libfuse's worker threads (up to max_threads) while it serves. */
+ * runs libfuse's worker threads (up to max_threads) while it serves, and
+ * one thread that tells the kernel about changes other frontends make to
+ * the same core (inval.h: coherence between frontends). */
 #ifndef BUCKETFS_FUSE_FUSE_H
 #define BUCKETFS_FUSE_FUSE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fs;
+
+/* What a mount told the kernel about changes made elsewhere (for tests
+ * and metrics; updated atomically while the mount is served). */
+struct fuse_coherence_stats {
+	uint64_t inval_inode, inval_entry;   /* notifications sent */
+	uint64_t own_ignored;                /* the mount's own changes: not sent */
+	uint64_t lost;                       /* dropped, the queue being full */
+	uint64_t wb_fixups;                  /* kernel size/mtime corrected (write-back) */
+};
 
 struct fuse_frontend_options {
 	const char *mountpoint;    /* an absolute path (fuse_mountpoint_check) */
@@ -47,6 +59,7 @@ struct fuse_frontend_options {
 	double entry_timeout;      /* seconds it caches names (and misses) */
 	bool writeback_cache;      /* kernel write-back caching (ignored read-only) */
 	unsigned max_threads;      /* worker threads (0: 16) */
+	struct fuse_coherence_stats *stats;  /* optional (tests) */
 };
 
 /* Block SIGINT, SIGTERM and SIGHUP in the calling thread and start the

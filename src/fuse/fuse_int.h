@@ -7,14 +7,22 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fs;
+struct fuse_inval;
+
+/* fs_cred.origin of a mount's calls: FUSE_ORIGIN_BASE + a number per
+ * mount of the process, so the mount can tell its own changes apart. */
+#define FUSE_ORIGIN_BASE 0x46550000u   /* "FU" */
 
 struct fuse_frontend {
 	struct fs *fs;
 	double attr_timeout, entry_timeout;
 	bool read_only;
 	bool writeback;      /* asked for the kernel's write-back cache */
+	uint32_t origin;     /* in every fs_cred the handlers build */
+	struct fuse_inval *inval;   /* changes made elsewhere (inval.h) */
 };
 
 /* The request handlers; userdata is a struct fuse_frontend. */

@@ -20,6 +20,26 @@
  *  - open(O_CREAT) of a new file succeeds whatever its mode says, as
  *    POSIX wants (op_create opens it without a permission check).
  *
+ * Coherence: the mount is not the only writer (NFS, 9P, NBD and the admin
+ * socket change the same core).  The rules (inval.h, inval.c):
+ *  - every fs_cred built here carries the mount's origin; the core's
+ *    notifications of the mount's own changes are ignored (the kernel
+ *    knows them, and may hold the inode's locks waiting for our reply);
+ *  - a change made elsewhere is sent to the kernel from the invalidation
+ *    thread, never from a handler: a name as inval_entry (which also drops
+ *    a negative dentry, so misses may still be cached for entry_timeout),
+ *    an inode as inval_inode of its attributes and all its pages;
+ *  - keep_cache on open only when the inode was not changed elsewhere
+ *    since the previous open (fuse_inval_keep_cache);
+ *  - with the write-back cache the kernel trusts its own size and mtime
+ *    of a regular file: the invalidation thread corrects them through the
+ *    mount (a truncate and a utimensat), and op_setattr answers those
+ *    requests of its own with the core's attributes, changing nothing;
+ *  - a write through the mount and one made elsewhere to the same bytes:
+ *    the last to reach the core wins, as on NFS (dirty pages reach it at
+ *    write-back, or when an invalidation flushes them); with the write-back
+ *    cache the unit is the kernel's page, written back whole.
+ *
  * Limits of FUSE without default_permissions, for the record: the kernel
  * walks cached names (entry_timeout) without asking, so search permission
  * on a directory is checked when a name is looked up, not at every walk. */
@@ -37,6 +57,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fuse/inval.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -68,6 +89,7 @@ static void cred_light(fuse_req_t req, struct req_cred *rc)
 	memset(&rc->c, 0, sizeof rc->c);
 	rc->c.uid = ctx->uid;
 	rc->c.gid = ctx->gid;
+	rc->c.origin = ff_of(req)->origin;
 	rc->big = NULL;
 }
 
@@ -96,7 +118,11 @@ static void cred_done(struct req_cred *rc)
 }
 
 /* Root, for what an open file was already allowed to do. */
-static const struct fs_cred open_file_cred = { 0, 0, 0, NULL };
+static struct fs_cred open_file_cred(const struct fuse_frontend *ff)
+{
+	struct fs_cred c = { 0, 0, 0, NULL, ff->origin };
+	return c;
+}
 
 /* ---- attributes ---- */
 
@@ -172,6 +198,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		want(conn, FUSE_CAP_WRITEBACK_CACHE);
 	/* What was granted: with it the kernel owns mtime/ctime of writes. */
 	ff->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+	if (ff->inval)
+		fuse_inval_set_writeback(ff->inval, ff->writeback);
 	/* The kernel clears setuid/setgid itself (by a setattr of the mode):
 	 * with the write-back cache our writes come as uid 0 and could not. */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
@@ -194,7 +222,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r = fs_lookup(ff->fs, &rc.c, parent, name, &a);
 	cred_done(&rc);
 	if (r == -ENOENT && !ff->read_only) {
-		/* This mount makes every change, so a miss can be cached. */
+		/* A miss can be cached: a name created elsewhere comes with an
+		 * inval_entry that drops the negative dentry (a replica's names
+		 * change under it unannounced: no caching there). */
 		struct fuse_entry_param e;
 		memset(&e, 0, sizeof e);
 		e.entry_timeout = ff->entry_timeout;
@@ -304,10 +334,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	struct fuse_frontend *ff = ff_of(req);
+	if (ff->inval && fuse_inval_is_own_request(ff->inval, fuse_req_ctx(req)->pid)) {
+		/* The write-back fix-up: the kernel is to take the core's size
+		 * and times, which already are what they should be. */
+		int r = fs_getattr(ff->fs, ino, &a);
+		reply_attr(req, r, &a);
+		return;
+	}
 	setattr_from_stat(st, to_set, &sa);
 	cred_full(req, &rc);
-	const struct fs_cred *c = setattr_by_open_file(to_set, fi) ? &open_file_cred : &rc.c;
-	int r = fs_setattr(ff_of(req)->fs, c, ino, &sa, &a);
+	struct fs_cred by_open = open_file_cred(ff);
+	const struct fs_cred *c = setattr_by_open_file(to_set, fi) ? &by_open : &rc.c;
+	int r = fs_setattr(ff->fs, c, ino, &sa, &a);
 	cred_done(&rc);
 	if (r == -ENOENT && setattr_times_only(to_set)) {
 		reply_gone_file(req, ino, st);
@@ -413,11 +452,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* ---- files ---- */
 
-static void open_fill(const struct fuse_frontend *ff, struct fuse_file_info *fi)
+static void open_fill(const struct fuse_frontend *ff, uint64_t ino, struct fuse_file_info *fi)
 {
-	/* Only this mount changes the files of a writer, so the page cache
-	 * stays right across opens; a replica's files change under it. */
-	fi->keep_cache = !ff->read_only;
+	/* The page cache stays right across opens unless the file changed
+	 * elsewhere since; a replica's files change under it unannounced. */
+	fi->keep_cache = !ff->read_only && (!ff->inval || fuse_inval_keep_cache(ff->inval, ino));
 	fi->fh = fuse_lock_handle_new();  /* fuse_locks.c */
 }
 
@@ -432,7 +471,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	open_fill(ff, fi);
+	open_fill(ff, ino, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		fs_release(ff->fs, ino); /* interrupted: no release will come */
 }
@@ -455,15 +494,18 @@ static int create_open_existing(struct fs *fs, const struct fs_cred *c, fuse_ino
 	return r;
 }
 
-static int create_file(struct fs *fs, const struct fs_cred *c, fuse_ino_t parent,
-		       const char *name, mode_t mode, int flags, struct fs_attr *a)
+static int create_file(const struct fuse_frontend *ff, const struct fs_cred *c,
+		       fuse_ino_t parent, const char *name, mode_t mode, int flags,
+		       struct fs_attr *a)
 {
+	struct fs *fs = ff->fs;
+	struct fs_cred by_open = open_file_cred(ff);
 	int r = -EEXIST;
 	for (int i = 0; i < CREATE_TRIES; i++) {
 		r = fs_mknod(fs, c, parent, name, S_IFREG | (mode & 07777), 0, a);
 		if (r == 0)
 			/* New: open(2) grants the access asked whatever the mode. */
-			return fs_open_file(fs, &open_file_cred, a->ino,
+			return fs_open_file(fs, &by_open, a->ino,
 					    flags & ~(O_CREAT | O_EXCL | O_TRUNC));
 		if (r != -EEXIST || (flags & O_EXCL))
 			return r;
@@ -483,14 +525,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct req_cred rc;
 	struct fs_attr a;
 	cred_full(req, &rc);
-	int r = create_file(ff->fs, &rc.c, parent, name, mode, fi->flags, &a);
+	int r = create_file(ff, &rc.c, parent, name, mode, fi->flags, &a);
 	cred_done(&rc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	entry_fill(ff, &a, &e);
-	open_fill(ff, fi);
+	open_fill(ff, a.ino, fi);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
 		fs_release(ff->fs, a.ino);
 }

@@ -21,6 +21,7 @@
  * user is told what is there and how to remove it. */
 #include "fuse/fuse.h"
 #include "fuse/fuse_int.h"
+#include "fuse/inval.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -426,6 +427,8 @@ int fuse_frontend_run(struct fs *fs, const struct fuse_frontend_options *o)
 		.read_only = o->read_only,
 		.writeback = o->writeback_cache,
 	};
+	static uint32_t mounts;
+	ff.origin = FUSE_ORIGIN_BASE + __atomic_add_fetch(&mounts, 1, __ATOMIC_RELAXED);
 	if (fuse_stop_requested())
 		return 0;
 	struct fuse_session *se = session_new(&ff, o);
@@ -439,10 +442,15 @@ int fuse_frontend_run(struct fs *fs, const struct fuse_frontend_options *o)
 	}
 	log_info("mounted %s on %s%s", o->fsname ? o->fsname : "bucketfs", o->mountpoint,
 		 o->read_only ? " (read-only)" : "");
+	r = fuse_inval_start(fs, se, ff.origin, o->mountpoint, o->stats, &ff.inval);
 	session_register(se, o->mountpoint);
-	r = serve(se, o);
+	if (r == 0)
+		r = serve(se, o);
 	session_register(NULL, NULL);
+	if (ff.inval)
+		fuse_inval_stop(ff.inval);
 	fuse_session_unmount(se);
+	fuse_inval_free(ff.inval);
 	fuse_session_destroy(se);
 	log_info("unmounted %s", o->mountpoint);
 	return r;
