@@ -331,6 +331,11 @@ static void refuse(int fd, int err, const char *msg)
 	char line[256];
 	int n = snprintf(line, sizeof line, "ERR %d %s\n", err, msg);
 	(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* Read what the client sent already: closing with unread data would
+	 * reset the connection, and the client might lose our answer. */
+	shutdown(fd, SHUT_WR);
+	char sink[ADMIN_REQUEST_MAX];
+	(void)!recv(fd, sink, sizeof sink, MSG_DONTWAIT);
 	close(fd);
 }
 

@@ -76,6 +76,8 @@ static int read_all(int fd, struct buf *in)
 		ssize_t n = recv(fd, chunk, sizeof chunk, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == ECONNRESET && in->len > 0)
+			return 0; /* it answered, then closed without reading us */
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -139,9 +141,14 @@ int admin_request(const char *path, const char *request, char **body, char *err,
 	size_t n = strlen(request);
 	char *line = xasprintf("%s\n", request);
 	ssize_t w = send(fd, line, n + 1, MSG_NOSIGNAL);
+	int send_err = w == (ssize_t)(n + 1) ? 0 : w < 0 ? -errno : -EIO;
 	free(line);
-	r = w == (ssize_t)(n + 1) ? read_all(fd, &in) : -errno;
+	/* Read even after a failed send: a daemon that refuses us (busy,
+	 * another uid) answers and closes before reading the request. */
+	r = read_all(fd, &in);
 	close(fd);
+	if (r == 0 && in.len == 0 && send_err)
+		r = send_err;
 	if (r == 0) {
 		buf_append(&in, "", 1);
 		const char *s = (const char *)in.data;
