@@ -275,7 +275,7 @@ static void adminfix_start(struct adminfix *x, const char *name)
 	stackfix_open(&x->f);
 	x->dir = test_tmpdir("admin");
 	x->path = xasprintf("%s/sub/admin.sock", x->dir);
-	assert_int_equal(admin_start(x->f.d, x->path, &x->a), 0);
+	assert_int_equal(admin_start(x->f.d, x->path, false, &x->a), 0);
 }
 
 static void adminfix_stop(struct adminfix *x)
@@ -463,9 +463,15 @@ static void test_admin_socket_paths(void **state)
 	stackfix_open(&f);
 
 	/* a live socket is another daemon's */
-	assert_int_equal(admin_start(f.d, path, &a), 0);
-	assert_int_equal(admin_start(f.d, path, &b), -EADDRINUSE);
+	assert_int_equal(admin_start(f.d, path, false, &a), 0);
+	assert_int_equal(admin_start(f.d, path, false, &b), -EADDRINUSE);
+	/* unless taken over: then the first one's stop leaves the new one */
+	assert_int_equal(admin_start(f.d, path, true, &b), 0);
 	admin_stop(a);
+	char *body0, err0[64];
+	assert_int_equal(admin_request(path, "status", &body0, err0, sizeof err0), 0);
+	free(body0);
+	admin_stop(b);
 
 	/* a dead one (its daemon died) is replaced */
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -473,19 +479,19 @@ static void test_admin_socket_paths(void **state)
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	close(fd);
-	assert_int_equal(admin_start(f.d, path, &a), 0);
+	assert_int_equal(admin_start(f.d, path, false, &a), 0);
 	admin_stop(a);
 
 	/* a plain file is left alone */
 	FILE *p = fopen(path, "w");
 	assert_non_null(p);
 	fclose(p);
-	assert_int_equal(admin_start(f.d, path, &a), -EEXIST);
+	assert_int_equal(admin_start(f.d, path, false, &a), -EEXIST);
 	unlink(path);
 
 	/* too long for a Unix socket */
 	char *longp = xasprintf("%s/%0200d.sock", dir, 0);
-	assert_int_equal(admin_start(f.d, longp, &a), -ENAMETOOLONG);
+	assert_int_equal(admin_start(f.d, longp, false, &a), -ENAMETOOLONG);
 	free(longp);
 
 	/* nobody there */

@@ -35,7 +35,16 @@ struct admin {
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
 	unsigned clients;          /* connection threads running */
+	ino_t ino;                 /* of our socket file: unlink only that */
 };
+
+/* Remove our socket file, not one a later daemon put there (takeover). */
+static void unlink_ours(struct admin *a)
+{
+	struct stat st;
+	if (lstat(a->path, &st) == 0 && st.st_ino == a->ino)
+		unlink(a->path);
+}
 
 struct conn {
 	struct admin *a;
@@ -430,7 +439,7 @@ static int make_parent(const char *path)
 
 /* Something is at path: a live socket is another daemon's; a dead one
  * is left from a daemon that died and is removed. */
-static int clear_path(const char *path, const struct sockaddr_un *sa)
+static int clear_path(const char *path, const struct sockaddr_un *sa, bool replace)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
@@ -445,7 +454,10 @@ static int clear_path(const char *path, const struct sockaddr_un *sa)
 		return -errno;
 	int r = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
 	close(fd);
-	if (r == 0) {
+	if (r == 0 && replace) {
+		log_warn("admin socket %s: taking it over from the daemon that answers there",
+			 path);
+	} else if (r == 0) {
 		log_error("admin socket %s: another daemon answers there (the same store in the "
 			  "same role?); stop it or set [admin] socket", path);
 		return -EADDRINUSE;
@@ -456,7 +468,7 @@ static int clear_path(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
-static int listen_on(const char *path, int *out)
+static int listen_on(const char *path, bool replace, int *out, ino_t *ino)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -470,7 +482,7 @@ static int listen_on(const char *path, int *out)
 		log_error("admin socket %s: cannot create its directory: %s", path, strerror(-r));
 		return r;
 	}
-	if ((r = clear_path(path, &sa)) < 0)
+	if ((r = clear_path(path, &sa, replace)) < 0)
 		return r;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -485,17 +497,19 @@ static int listen_on(const char *path, int *out)
 		close(fd);
 		return r;
 	}
+	struct stat st;
+	*ino = lstat(path, &st) == 0 ? st.st_ino : 0;
 	*out = fd;
 	return 0;
 }
 
-int admin_start(struct daemon *d, const char *path, struct admin **out)
+int admin_start(struct daemon *d, const char *path, bool replace, struct admin **out)
 {
 	struct admin *a = xcalloc(1, sizeof *a);
 	a->d = d;
 	a->path = xstrdup(path);
 	a->fd = a->wake[0] = a->wake[1] = -1;
-	int r = listen_on(path, &a->fd);
+	int r = listen_on(path, replace, &a->fd, &a->ino);
 	if (r == 0 && pipe2(a->wake, O_CLOEXEC) < 0)
 		r = -errno;
 	pthread_mutex_init(&a->mu, NULL);
@@ -529,7 +543,7 @@ void admin_stop(struct admin *a)
 	(void)!write(a->wake[1], "x", 1);
 	pthread_join(a->thread, NULL);
 	close(a->fd);
-	unlink(a->path);
+	unlink_ours(a);
 	/* Connection threads end within ADMIN_IO_TIMEOUT_MS of their
 	 * client's silence, or when their request (a flush) is done. */
 	pthread_mutex_lock(&a->mu);

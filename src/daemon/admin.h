@@ -53,8 +53,10 @@ struct admin;
 /* ---- server (the daemon) ---- */
 /* Listen on path: its directory is created (0700) if missing; a stale
  * socket there is replaced; a live one (another daemon answers) is
- * -EADDRINUSE, anything else there -EEXIST (logged). */
-int admin_start(struct daemon *d, const char *path, struct admin **out);
+ * -EADDRINUSE unless replace (a writer taking over), anything else there
+ * -EEXIST (logged).  admin_stop removes the socket file unless another
+ * daemon has replaced it meanwhile. */
+int admin_start(struct daemon *d, const char *path, bool replace, struct admin **out);
 void admin_stop(struct admin *a);
 
 /* ---- client (the CLI) ---- */

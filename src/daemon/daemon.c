@@ -497,7 +497,7 @@ static int start_admin(struct daemon *d)
 	d->admin_path = c->admin_socket ? xstrdup(c->admin_socket)
 					: admin_default_path(c->url, d->role != DAEMON_WRITER,
 							     c->checkpoint);
-	int r = admin_start(d, d->admin_path, &d->admin);
+	int r = admin_start(d, d->admin_path, writer(d) && c->takeover, &d->admin);
 	if (r < 0) {
 		free(d->admin_path);
 		d->admin_path = NULL;
