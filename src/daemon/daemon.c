@@ -223,8 +223,10 @@ static int open_lsm(struct daemon *d)
 static void on_fenced(void *arg, const char *who)
 {
 	struct daemon *d = arg;
-	if (d->data)
+	pthread_mutex_lock(&d->close_mu);
+	if (d->data && !d->closing)
 		(void)data_barrier(d->data, 0);
+	pthread_mutex_unlock(&d->close_mu);
 }
 
 static int start_lease(struct daemon *d)
@@ -302,6 +304,9 @@ static int open_all(struct daemon *d)
 static int close_all(struct daemon *d)
 {
 	int r = 0, e;
+	pthread_mutex_lock(&d->close_mu);
+	d->closing = true; /* the lease thread keeps refreshing, touches nothing else */
+	pthread_mutex_unlock(&d->close_mu);
 	if (d->fs && writer(d) && (e = fs_sync(d->fs)) < 0) {
 		log_error("final sync of %s failed: %s", d->conf->url, strerror(-e));
 		r = e;
@@ -332,6 +337,7 @@ static void daemon_free(struct daemon *d)
 	crypt_wipe(d->data_key, sizeof d->data_key);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->close_mu);
 	free(d->cache_dir);
 	free(d);
 }
@@ -346,6 +352,7 @@ int daemon_open(const struct conf *c, unsigned flags, struct daemon **out)
 	d->start_ns = clock_wall_ns();
 	d->cache_dir = store_cache_dir(c->cache_dir, c->url);
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->close_mu, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	*out = NULL;
 	int r = open_all(d);
