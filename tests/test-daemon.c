@@ -390,6 +390,14 @@ static void test_admin_bad_requests(void **state)
 		assert_true(strlen(err) > 0);
 	}
 
+	/* the client does not send what the protocol cannot carry */
+	assert_int_equal(admin_request(x.path, "checkpoint create a\nflush", &body, err, sizeof err),
+			 -EINVAL);
+	char huge[ADMIN_REQUEST_MAX + 8];
+	memset(huge, 'x', sizeof huge - 1);
+	huge[sizeof huge - 1] = '\0';
+	assert_int_equal(admin_request(x.path, huge, &body, err, sizeof err), -E2BIG);
+
 	/* garbage bytes, an unterminated request, an oversized one */
 	char *out = raw_exchange(x.path, "\x01\x02\xff\n", 4, false);
 	assert_string_equal(out, "ERR 22 request is not printable text\n");

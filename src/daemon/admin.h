@@ -71,7 +71,8 @@ char *admin_default_path(const char *url, bool read_only, const char *checkpoint
  * may be "") holds the reply's lines, each ending in '\n'.  A daemon's
  * "ERR": its negative errno, with the message in err.  No daemon there:
  * -ENOENT or -ECONNREFUSED; not allowed: -EACCES; -EPROTO for a reply
- * that breaks the protocol. */
+ * that breaks the protocol; a request that is not one printable line of
+ * at most ADMIN_REQUEST_MAX bytes is not sent (-EINVAL, -E2BIG). */
 int admin_request(const char *path, const char *request, char **body, char *err,
 		  size_t errsize);
 

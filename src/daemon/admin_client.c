@@ -134,11 +134,21 @@ int admin_request(const char *path, const char *request, char **body, char *err,
 	*body = NULL;
 	if (errsize)
 		err[0] = '\0';
+	size_t reqlen = strlen(request);
+	for (const char *p = request; *p; p++)
+		if (*p < 0x20 || *p > 0x7e) {
+			snprintf(err, errsize, "the request holds a byte that is not printable text");
+			return -EINVAL;
+		}
+	if (reqlen + 1 > ADMIN_REQUEST_MAX) {
+		snprintf(err, errsize, "the request is longer than %d bytes", ADMIN_REQUEST_MAX);
+		return -E2BIG;
+	}
 	if ((r = connect_to(path, &fd)) < 0)
 		return r;
 	struct buf in;
 	buf_init(&in);
-	size_t n = strlen(request);
+	size_t n = reqlen;
 	char *line = xasprintf("%s\n", request);
 	ssize_t w = send(fd, line, n + 1, MSG_NOSIGNAL);
 	int send_err = w == (ssize_t)(n + 1) ? 0 : w < 0 ? -errno : -EIO;

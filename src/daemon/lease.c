@@ -92,7 +92,8 @@ int lease_parse(const char *text, size_t len, struct lease_info *out)
 	memset(out, 0, sizeof *out);
 	if (len > LEASE_MAX_BYTES || memchr(text, '\0', len))
 		return -EBADMSG;
-	char *copy = xmemdup(text, len + 1);
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
 	copy[len] = '\0';
 	char *save = NULL, *line = strtok_r(copy, "\n", &save);
 	int r = line && !strcmp(line, LEASE_MAGIC) ? 0 : -EBADMSG;
