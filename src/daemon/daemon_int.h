@@ -1,6 +1,7 @@
 /* daemon_int.h -- what the files of the daemon share: the daemon object
- * itself, the stop signals (signals.c) and the replica follower
- * (follower.c).  Not for use outside src/daemon. */
+ * itself (daemon.c opens and closes it, serve.c serves), the stop signals
+ * (signals.c) and the replica follower (follower.c).  Not for use outside
+ * src/daemon. */
 #ifndef BUCKETFS_DAEMON_DAEMON_INT_H
 #define BUCKETFS_DAEMON_DAEMON_INT_H
 
@@ -50,6 +51,11 @@ struct daemon {
 	bool closing;
 	uint8_t meta_key[CRYPT_KEY_BYTES], data_key[CRYPT_KEY_BYTES];
 };
+
+static inline bool writer(const struct daemon *d)
+{
+	return d->role == DAEMON_WRITER;
+}
 
 /* ---- signals.c: SIGINT, SIGTERM, SIGHUP (process-wide) ---- */
 /* Block them in the calling thread (later threads inherit the mask) and
