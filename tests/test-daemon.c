@@ -340,6 +340,8 @@ static void test_admin_requests(void **state)
 	assert_non_null(strstr(body, "\ndirty_bytes "));
 	assert_non_null(strstr(body, "\nuploads_pending "));
 	assert_non_null(strstr(body, "\nlast_barrier "));
+	assert_non_null(strstr(body, "\ncache_ram_bytes "));
+	assert_null(strstr(body, "\ndirty_bytes 0\n")); /* the open segment holds "data" */
 	free(body);
 
 	assert_int_equal(admin_request(x.path, "flush", &body, err, sizeof err), 0);

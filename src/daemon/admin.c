@@ -131,6 +131,8 @@ static void do_status(struct admin *a, const char *args, struct reply *rp)
 	format_time(ds.last_barrier_ns, when, sizeof when);
 	reply_line(rp, "last_barrier %s", when);
 	reply_line(rp, "barriers %" PRIu64, ds.barriers);
+	reply_line(rp, "cache_ram_bytes %" PRIu64, ds.cache_ram_bytes);
+	reply_line(rp, "cache_disk_bytes %" PRIu64, ds.cache_disk_bytes);
 	reply_line(rp, "metadata_cache_bytes %" PRIu64, ls.cache_bytes);
 	reply_line(rp, "memtable_bytes %" PRIu64, ls.memtable_bytes);
 	if (d->lease) {
@@ -157,7 +159,7 @@ static void do_stats(struct admin *a, const char *args, struct reply *rp)
 	D(segments_uploaded); D(bytes_uploaded); D(upload_retries); D(extent_hits);
 	D(extent_misses); D(part_hits); D(part_misses); D(disk_hits); D(gets); D(get_bytes);
 	D(barriers); D(live_bytes); D(stored_bytes); D(dirty_bytes); D(uploads_pending);
-	D(last_barrier_ns);
+	D(last_barrier_ns); D(cache_ram_bytes); D(cache_disk_bytes);
 #undef D
 #define L(x) reply_line(rp, "lsm." #x " %" PRIu64, ls.x)
 	L(epoch); L(manifest_seq); L(last_seq); L(durable_seq); L(memtable_bytes);

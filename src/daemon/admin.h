@@ -26,7 +26,8 @@
  *                             pid, started, epoch, manifest, fenced,
  *                             frontend NAME ADDRESS (one per frontend),
  *                             admin, dirty_bytes, uploads_pending,
- *                             last_barrier, barriers, metadata_cache_bytes,
+ *                             last_barrier, barriers, cache_ram_bytes,
+ *                             cache_disk_bytes, metadata_cache_bytes,
  *                             memtable_bytes, lease_refresh
  *   flush                     a durability barrier of everything written
  *   stats                     "name value" lines: every data_stats and

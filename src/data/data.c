@@ -985,6 +985,8 @@ void data_stats(struct data *d, struct data_stats *st)
 	st->part_hits = ps.hits;
 	st->part_misses = ps.misses;
 	st->disk_hits = ps.disk_hits;
+	st->cache_ram_bytes = ps.ram_bytes;
+	st->cache_disk_bytes = ps.disk_bytes;
 	st->gets = ps.gets;
 	st->get_bytes = ps.get_bytes;
 	st->barriers = atomic_load(&d->n_barriers);

@@ -133,6 +133,7 @@ struct data_stats {
 	uint64_t dirty_bytes, uploads_pending;
 	uint64_t last_barrier_ns;  /* wall clock (CLOCK_REALTIME) of the last
 				      completed barrier; 0: none yet */
+	uint64_t cache_ram_bytes, cache_disk_bytes; /* parts cache in use */
 };
 void data_stats(struct data *d, struct data_stats *st);
 
