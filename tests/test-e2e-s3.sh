@@ -7,7 +7,8 @@
 #      of a repeated marker string, sync, stop (SIGTERM), start again with
 #      an empty cache, diff -r against the originals;
 #   2. with curl as an independent S3 client: the bucket holds only
-#      fs/bucketfs.key, fs/manifest/*, fs/sst/* and fs/segments/*, and no
+#      fs/bucketfs.key, fs/lease (the writer's, daemon/lease.h), fs/manifest/*,
+#      fs/sst/* and fs/segments/*, and no
 #      object contains the marker, a 16-byte slice of it, or a file name;
 #   3. an outage: while a write workload runs (dd, every third file with
 #      conv=fsync, recording which fsyncs succeeded), only radosgw is killed
@@ -228,9 +229,9 @@ nkeys=$(wc -l <"$WORK/keys")
 echo "# bucket: $nkeys objects, $(awk '{ s += $2 } END { print s + 0 }' "$WORK/keys") bytes;" \
 	"by kind: $(awk '{ split($1, p, "/"); print p[2] }' "$WORK/keys" | sort | uniq -c | awk '{ printf "%s %s, ", $2, $1 }')"
 ok $([ "$list_ok" -eq 0 ] && [ "$nkeys" -gt 0 ]; echo $?) "ListObjectsV2 lists the bucket ($nkeys keys, $pages page(s))"
-grep -vE '^fs/(bucketfs\.key|manifest/[^/ ]+|sst/[^/ ]+|segments/[^ ]+) [0-9]+$' "$WORK/keys" >"$WORK/bad-keys"
+grep -vE '^fs/(bucketfs\.key|lease|manifest/[^/ ]+|sst/[^/ ]+|segments/[^ ]+) [0-9]+$' "$WORK/keys" >"$WORK/bad-keys"
 [ -s "$WORK/bad-keys" ] && head -n 10 "$WORK/bad-keys" | diag
-ok $([ ! -s "$WORK/bad-keys" ]; echo $?) "every key is fs/bucketfs.key, fs/manifest/*, fs/sst/* or fs/segments/*"
+ok $([ ! -s "$WORK/bad-keys" ]; echo $?) "every key is fs/bucketfs.key, fs/lease, fs/manifest/*, fs/sst/* or fs/segments/*"
 kinds=0
 grep -q '^fs/bucketfs\.key ' "$WORK/keys" && kinds=$((kinds+1))
 for k in manifest sst segments; do grep -q "^fs/$k/" "$WORK/keys" && kinds=$((kinds+1)); done

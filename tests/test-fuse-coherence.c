@@ -35,10 +35,9 @@
 struct mnt {
 	struct fsfix f;
 	char dir[64];
-	pthread_t thread;
+	struct fuse_mount *fm;
 	struct fuse_frontend_options o;
 	struct fuse_coherence_stats stats;
-	int run_result;
 	int fds[8];          /* open on the mount: closed by the teardown */
 };
 
@@ -47,13 +46,6 @@ static struct fs_cred other(void)
 	struct fs_cred c = FSFIX_ROOT;
 	c.origin = OTHER_ORIGIN;
 	return c;
-}
-
-static void *serve_main(void *arg)
-{
-	struct mnt *m = arg;
-	m->run_result = fuse_frontend_run(m->f.fs, &m->o);
-	return NULL;
 }
 
 static bool mounted(const char *dir)
@@ -88,7 +80,7 @@ static int mnt_setup(void **state)
 	m->o.writeback_cache = writeback ? *writeback : true;
 	m->o.max_threads = 4;
 	m->o.stats = &m->stats;
-	assert_int_equal(pthread_create(&m->thread, NULL, serve_main, m), 0);
+	assert_int_equal(fuse_frontend_start(m->f.fs, &m->o, &m->fm), 0);
 	for (int i = 0; i < WAIT_MS / 10 && !mounted(m->dir); i++)
 		sleep_ms(10);
 	assert_true(mounted(m->dir));
@@ -104,9 +96,8 @@ static int mnt_teardown(void **state)
 	for (int i = 0; i < 8; i++)
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
-	assert_int_equal(umount2(m->dir, MNT_DETACH), 0);
-	pthread_join(m->thread, NULL);
-	assert_int_equal(m->run_result, 0);
+	fuse_frontend_stop(m->fm);
+	assert_false(mounted(m->dir));
 	rmdir(m->dir);
 	fsfix_done(&m->f);
 	free(m);

@@ -12,14 +12,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/conf.h"
-#include "cli/password.h"
+#include "daemon/conf.h"
+#include "daemon/password.h"
+#include "cli/control.h"
+#include "cli/init.h"
 #include "cli/run.h"
 #include "crypt/aead.h"
 #include "crypt/keyfile.h"
+#include "daemon/lease.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 struct cmd {
 	const char *name;
@@ -39,6 +44,7 @@ static const char *store_url(const char *opt)
 }
 
 static bool opt_if_missing;
+static const char *opt_socket, *opt_config;   /* checkpoint: finding the daemon */
 
 /* Options: --store URL, --help, and --if-missing (create only).  Returns
  * the index of the first operand, or -1 after printing help / -2 on a
@@ -49,11 +55,13 @@ static int parse_common(const struct cmd *c, int argc, char **argv, const char *
 		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "if-missing", no_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			*store = optarg;
@@ -66,13 +74,20 @@ static int parse_common(const struct cmd *c, int argc, char **argv, const char *
 				goto bad;
 			opt_if_missing = true;
 			break;
+		case 'S':
+		case 'c':
+			if (strcmp(c->name, "checkpoint") != 0)
+				goto bad;
+			*(ch == 'S' ? &opt_socket : &opt_config) = optarg;
+			break;
 		default:
 		bad:
 			fprintf(stderr, "usage: bucketfs %s\n", c->usage);
 			return -2;
 		}
 	}
-	*store = store_url(*store);
+	if (strcmp(c->name, "checkpoint") != 0)
+		*store = store_url(*store);
 	return optind;
 }
 
@@ -81,29 +96,6 @@ static int open_store(const char *url, objstore **st)
 	int r = objstore_open(url, st);
 	if (r < 0)
 		fprintf(stderr, "bucketfs: cannot open store %s: %s\n", url, strerror(-r));
-	return r;
-}
-
-/* Unwrap the data key and derive the metadata key. */
-static int load_meta_key(objstore *st, uint8_t meta[CRYPT_KEY_BYTES])
-{
-	uint8_t key[CRYPT_KEY_BYTES];
-	char *pw = password_get("BUCKETFS_PASSWORD", "Password: ", 0);
-	if (!pw)
-		return -EINVAL;
-	int r = keyfile_load(st, pw, key);
-	password_free(pw);
-	if (r == -ENOENT)
-		fprintf(stderr, "bucketfs: %s holds no %s: not a bucketfs store (run "
-			"'bucketfs create' first)\n", objstore_url(st), KEYFILE_OBJECT);
-	else if (r == -EKEYREJECTED)
-		fprintf(stderr, "bucketfs: wrong password for %s\n", objstore_url(st));
-	else if (r < 0)
-		fprintf(stderr, "bucketfs: cannot read %s in %s: %s\n", KEYFILE_OBJECT,
-			objstore_url(st), strerror(-r));
-	if (r == 0)
-		crypt_subkey(key, CRYPT_DOMAIN_META, meta);
-	crypt_wipe(key, sizeof key);
 	return r;
 }
 
@@ -174,25 +166,6 @@ static void print_checkpoint(void *arg, const char *name, uint64_t seq, uint64_t
 	printf("checkpoint     %s (manifest %" PRIu64 ", created %s)\n", name, seq, when);
 }
 
-static int open_tree(const char *url, bool writer, objstore **st, lsm **db)
-{
-	struct lsm_options o;
-	lsm_options_default(&o);
-	if (open_store(url, st) < 0)
-		return -EIO;
-	int r = load_meta_key(*st, o.key);
-	if (r < 0)
-		return r;
-	o.store = *st;
-	o.read_only = !writer;
-	o.background = false;
-	r = lsm_open(&o, db);
-	crypt_wipe(o.key, sizeof o.key);
-	if (r < 0)
-		fprintf(stderr, "bucketfs: open metadata tree in %s: %s\n", url, strerror(-r));
-	return r;
-}
-
 static int cmd_stat(int argc, char **argv)
 {
 	const char *url = NULL;
@@ -201,7 +174,7 @@ static int cmd_stat(int argc, char **argv)
 	int i = parse_common(find_cmd("stat"), argc, argv, &url);
 	if (i < 0)
 		return i == -1 ? 0 : 2;
-	int r = open_tree(url, false, &st, &db);
+	int r = control_open_tree(url, false, &st, &db);
 	if (r == 0) {
 		struct lsm_stats s;
 		lsm_stats(db, &s);
@@ -247,11 +220,69 @@ static int cmd_change_password(int argc, char **argv)
 	return r < 0;
 }
 
+/* "SEQ CREATED_NS NAME" lines from the daemon, printed as print_checkpoint. */
+static void print_checkpoint_lines(const char *body)
+{
+	while (*body) {
+		uint64_t seq, ns;
+		int used = 0;
+		const char *nl = strchr(body, '\n');
+		size_t len = nl ? (size_t)(nl - body) : strlen(body);
+		char *line = strndup(body, len);
+		if (line && sscanf(line, "%" SCNu64 " %" SCNu64 " %n", &seq, &ns, &used) == 2 && used)
+			print_checkpoint(NULL, line + used, seq, ns);
+		free(line);
+		body += len + (nl ? 1 : 0);
+	}
+}
+
+/* Through the running daemon: 1 done (r set), 0 no daemon there. */
+static int checkpoint_via_daemon(const struct control_target *t, const char *verb,
+				 const char *name, int *status)
+{
+	char *req = name ? xasprintf("checkpoint %s %s", verb, name)
+			 : xasprintf("checkpoint %s", verb);
+	char *what = xasprintf("checkpoint %s%s%s%s", verb, name ? " '" : "", name ? name : "",
+			       name ? "'" : "");
+	char *body = NULL;
+	int r = control_call(t, what, req, &body);
+	if (r == 1 && !name)
+		print_checkpoint_lines(body);
+	else if (r == 1)
+		printf("checkpoint '%s' %sd (by the running daemon)\n", name, verb);
+	free(body);
+	free(what);
+	free(req);
+	*status = r < 0;
+	return r != 0;
+}
+
+/* No daemon here: a live writer elsewhere would be fenced by opening the
+ * store as writer; refuse instead. */
+static int refuse_if_live_writer(const struct control_target *t)
+{
+	struct lease_info l;
+	char who[400];
+	objstore *st;
+	if (open_store(t->url, &st) < 0)
+		return -EIO;
+	int r = lease_read(st, &l);
+	objstore_close(st);
+	if (r < 0 || !lease_alive(&l, clock_wall_ns()))
+		return 0;
+	lease_describe(&l, who, sizeof who);
+	fprintf(stderr, "bucketfs: checkpoint: %s has a live writer (%s) but no daemon answers "
+		"at %s; run the command where it runs (or give --socket PATH): opening the "
+		"store here would fence it out\n", t->url, who, t->socket ? t->socket : "(none)");
+	return -EBUSY;
+}
+
 static int cmd_checkpoint(int argc, char **argv)
 {
 	const char *url = NULL;
 	objstore *st = NULL;
 	lsm *db = NULL;
+	struct control_target t;
 	int i = parse_common(find_cmd("checkpoint"), argc, argv, &url);
 	if (i < 0)
 		return i == -1 ? 0 : 2;
@@ -262,7 +293,17 @@ static int cmd_checkpoint(int argc, char **argv)
 		fprintf(stderr, "usage: bucketfs %s\n", find_cmd("checkpoint")->usage);
 		return 2;
 	}
-	int r = open_tree(url, !list, &st, &db);
+	if (control_target_init(&t, url, opt_socket, opt_config) < 0)
+		return 1;
+	url = t.url;
+	int status;
+	if (checkpoint_via_daemon(&t, verb, list ? NULL : name, &status)) {
+		control_target_free(&t);
+		return status;
+	}
+	int r = list ? 0 : refuse_if_live_writer(&t);
+	if (r == 0)
+		r = control_open_tree(url, !list, &st, &db);
 	if (r == 0 && list)
 		r = lsm_checkpoint_list(db, print_checkpoint, NULL);
 	else if (r == 0 && !strcmp(verb, "create")) {
@@ -280,6 +321,7 @@ static int cmd_checkpoint(int argc, char **argv)
 		printf("checkpoint '%s' %sd\n", name, verb);
 	lsm_close(db);
 	objstore_close(st);
+	control_target_free(&t);
 	return r < 0;
 }
 
@@ -287,20 +329,28 @@ static const struct cmd cmds[] = {
 	{ "create", cmd_create, "Create an empty encrypted filesystem in the store: a new random "
 	  "data key wrapped by\nthe password (BUCKETFS_PASSWORD or prompt), and the first "
 	  "manifest.\nWith --if-missing, an existing store is left alone and is not an error.\n", "create [--store URL] [--if-missing]" },
-	{ "run", cmd_run, "Mount the store's filesystem with FUSE and serve it in the foreground "
-	  "until SIGINT,\nSIGTERM or an unmount; creates the filesystem if the store has none.",
-	  "run [-c FILE] [--store URL] [--mount DIR] [--read-only]" },
+	{ "run", cmd_run, "Serve the store's filesystem (FUSE mount) in the foreground until "
+	  "SIGINT,\nSIGTERM or an unmount; creates the filesystem if the store has none.",
+	  "run [-c FILE] [--store URL] [--mount DIR] [--read-only] [--checkpoint NAME] [--takeover]" },
 	{ "init", cmd_init, "Write a commented configuration file with every setting and its "
 	  "default\n(default bucketfs.conf; kept if it exists unless --force).",
 	  "init [--force] [FILE]" },
 	{ "stat", cmd_stat, "Show the newest manifest of the store: writer epoch, levels, "
 	  "checkpoints.", "stat [--store URL]" },
+	{ "status", cmd_status, "Show what the daemon serving the store is doing.",
+	  "status [--store URL] [-c FILE] [--socket PATH]" },
+	{ "flush", cmd_flush, "Make everything written so far durable (asks the running daemon).",
+	  "flush [--store URL] [-c FILE] [--socket PATH]" },
+	{ "stats", cmd_stats, "Print the running daemon's counters, one 'name value' per line.",
+	  "stats [--store URL] [-c FILE] [--socket PATH]" },
 	{ "change-password", cmd_change_password, "Re-wrap the data key under a new password "
 	  "(BUCKETFS_NEW_PASSWORD or prompt).\nNo data is rewritten.",
 	  "change-password [--store URL]" },
-	{ "checkpoint", cmd_checkpoint, "Create, delete or list named read-only snapshots. "
-	  "Creating or deleting takes\nover as writer (an open writer is fenced out).",
-	  "checkpoint [--store URL] create NAME | delete NAME | list" },
+	{ "checkpoint", cmd_checkpoint, "Create, delete or list named read-only snapshots.  When "
+	  "a daemon serves the store\n(its admin socket answers) it does the work, so it is never "
+	  "fenced; else the\nstore is opened as writer, unless a live writer's lease shows a "
+	  "daemon elsewhere.",
+	  "checkpoint [--store URL] [-c FILE] [--socket PATH] create NAME | delete NAME | list" },
 };
 
 static const struct cmd *find_cmd(const char *name)

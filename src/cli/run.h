@@ -1,4 +1,4 @@
-/* run.h -- `bucketfs run`: mount a store with FUSE and serve it (run.c). */
+/* run.h -- `bucketfs run`: the daemon (daemon/daemon.h) from the command line (run.c). */
 #ifndef BUCKETFS_CLI_RUN_H
 #define BUCKETFS_CLI_RUN_H
 

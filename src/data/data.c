@@ -636,6 +636,12 @@ static int barrier_locked(struct data *d)
 	if (r == 0)
 		r = lsm_commit(d->db, seq);
 	atomic_fetch_add(&d->n_barriers, 1);
+	if (r == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		atomic_store(&d->last_barrier_ns,
+			     (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	}
 	return r;
 }
 
@@ -882,10 +888,17 @@ void data_stats(struct data *d, struct data_stats *st)
 	st->part_hits = ps.hits;
 	st->part_misses = ps.misses;
 	st->disk_hits = ps.disk_hits;
+	st->cache_ram_bytes = ps.ram_bytes;
+	st->cache_disk_bytes = ps.disk_bytes;
 	st->gets = ps.gets;
 	st->get_bytes = ps.get_bytes;
 	st->barriers = atomic_load(&d->n_barriers);
+	st->last_barrier_ns = atomic_load(&d->last_barrier_ns);
+	st->uploads_pending = us.waiting;
+	st->dirty_bytes = us.waiting_bytes;
 	pthread_mutex_lock(&d->seg_mu);
+	if (d->open)
+		st->dirty_bytes += segment_size(d->open);
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct seginfo *s = d->segs[i]; s; s = s->next) {
 			st->live_bytes += s->live > 0 ? (uint64_t)s->live : 0;

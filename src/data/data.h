@@ -175,6 +175,12 @@ struct data_stats {
 	uint64_t extent_hits, extent_misses, part_hits, part_misses, disk_hits;
 	uint64_t gets, get_bytes, barriers;
 	uint64_t live_bytes, stored_bytes; /* over all segments known */
+	/* Not yet durable: the open segment plus the sealed segments still
+	 * waiting for their upload (uploads_pending of them). */
+	uint64_t dirty_bytes, uploads_pending;
+	uint64_t last_barrier_ns;  /* wall clock (CLOCK_REALTIME) of the last
+				      completed barrier; 0: none yet */
+	uint64_t cache_ram_bytes, cache_disk_bytes; /* parts cache in use */
 };
 void data_stats(struct data *d, struct data_stats *st);
 

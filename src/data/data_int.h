@@ -120,6 +120,7 @@ struct data {
 	bool flusher_started, gc_started;
 
 	_Atomic uint64_t n_barriers;
+	_Atomic uint64_t last_barrier_ns; /* data_stats; CLOCK_REALTIME */
 };
 
 void data_extent_key(uint8_t key[17], uint64_t ino, uint64_t ext);

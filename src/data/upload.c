@@ -252,5 +252,8 @@ void upload_stats(struct uploader *u, struct upload_stats *st)
 	st->bytes = u->n_bytes;
 	st->retries = u->n_retries;
 	st->waiting = u->count;
+	st->waiting_bytes = 0;
+	for (struct job *j = u->jobs; j; j = j->next)
+		st->waiting_bytes += segment_size(j->seg);
 	pthread_mutex_unlock(&u->mu);
 }

@@ -42,6 +42,7 @@ int upload_drain(struct uploader *u, uint64_t timeout_ms);
 
 struct upload_stats {
 	uint64_t segments, bytes, retries, waiting;
+	uint64_t waiting_bytes;    /* bytes of the segments not yet uploaded */
 };
 void upload_stats(struct uploader *u, struct upload_stats *st);
 

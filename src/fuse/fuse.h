@@ -8,30 +8,28 @@
  * Inode numbers are used as FUSE node ids as they are (the root is
  * FS_ROOT_INO = FUSE_ROOT_ID); they are stable, so forget needs no count.
  *
- * Life cycle of a mount, as the daemon (bucketfs run) uses it:
+ * Life cycle of a mount, as the daemon (src/daemon) drives it:
  *
  *	fuse_mountpoint_check(dir, &abs);	before taking over as writer
- *	... open the store, read the key ...
- *	fuse_signals_start();		before any thread of the layers exists
- *	... open lsm, data, fs; give up if fuse_stop_requested() ...
- *	fuse_frontend_run(fs, &o);	mount and serve until told to stop
+ *	... open the stack ...
+ *	fuse_frontend_start(fs, &o, &m);	mount, serve on a thread
+ *	... until the daemon stops, or o.ended() tells it of an unmount ...
+ *	fuse_frontend_drain(m);		syncfs(2): the kernel's write-back
+ *					cache reaches the core
+ *	fuse_frontend_stop(m);		end the loop, lazy unmount (files
+ *					still open there fail with ENOTCONN)
  *	... fs_sync, fs_close, data_close, lsm_flush ...
  *
- * fuse_frontend_run returns when SIGINT, SIGTERM or SIGHUP arrives (after
- * syncfs(2) on the mount, so the kernel's writeback cache has been written
- * to the core, and a lazy unmount: files still open there then fail with
- * ENOTCONN) or when someone unmounts the mount point.
+ * The frontend takes no signals: the daemon owns them.
  *
  * A mount left behind by a daemon that died ("Transport endpoint is not
  * connected") is found by fuse_mountpoint_check: a dead bucketfs mount is
  * detached lazily (logged), anything else is refused with an explanation.
  *
- * Threads: fuse_signals_start() starts one thread that waits for the
- * signals (they are blocked in every other thread, which inherit the mask);
- * this signal state is process-wide, as signals are.  fuse_frontend_run
- * runs libfuse's worker threads (up to max_threads) while it serves, and
- * one thread that tells the kernel about changes other frontends make to
- * the same core (inval.h: coherence between frontends). */
+ * Threads: fuse_frontend_start starts one serving thread, which runs
+ * libfuse's worker threads (up to max_threads) until the stop, and one thread that tells the kernel about changes
+ * other frontends make to the same core (inval.h: coherence between
+ * frontends). */
 #ifndef BUCKETFS_FUSE_FUSE_H
 #define BUCKETFS_FUSE_FUSE_H
 
@@ -60,15 +58,11 @@ struct fuse_frontend_options {
 	bool writeback_cache;      /* kernel write-back caching (ignored read-only) */
 	unsigned max_threads;      /* worker threads (0: 16) */
 	struct fuse_coherence_stats *stats;  /* optional (tests) */
+	/* Called once from the serving thread when the mount ends without
+	 * fuse_frontend_stop (an unmount from outside, a failed session). */
+	void (*ended)(void *arg, const char *why);
+	void *ended_arg;
 };
-
-/* Block SIGINT, SIGTERM and SIGHUP in the calling thread and start the
- * thread that handles them.  Call before the threads that must not see
- * them start (they inherit the mask); a second call does nothing.
- * Before a mount exists the first signal asks the daemon to stop
- * (fuse_stop_requested) and a second one ends the process at once. */
-int fuse_signals_start(void);
-bool fuse_stop_requested(void);
 
 /* Resolve dir to an absolute path (*abs, malloc'ed) and make sure it can
  * be mounted: it must be a directory and not a live bucketfs mount.  A
@@ -77,9 +71,16 @@ bool fuse_stop_requested(void);
  * filesystem is -ENOTCONN with a message saying how to remove it. */
 int fuse_mountpoint_check(const char *dir, char **abs);
 
-/* Mount fs at o->mountpoint and serve it until a stop signal or an
- * unmount.  0 on a clean end; negative errno (logged) if it could not
- * mount or the session failed. */
-int fuse_frontend_run(struct fs *fs, const struct fuse_frontend_options *o);
+struct fuse_mount;
+
+/* Mount fs at o->mountpoint and serve it on a thread.  0, or negative
+ * errno (logged) if it could not mount. */
+int fuse_frontend_start(struct fs *fs, const struct fuse_frontend_options *o,
+			struct fuse_mount **out);
+const char *fuse_frontend_mountpoint(const struct fuse_mount *m);
+/* syncfs(2) on the mount: what the kernel caches is written to the core. */
+void fuse_frontend_drain(struct fuse_mount *m);
+/* Stop serving, unmount (lazily) and free m.  NULL is a no-op. */
+void fuse_frontend_stop(struct fuse_mount *m);
 
 #endif

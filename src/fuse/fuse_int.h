@@ -6,6 +6,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct fuse_frontend {
 	bool writeback;      /* asked for the kernel's write-back cache */
 	uint32_t origin;     /* in every fs_cred the handlers build */
 	struct fuse_inval *inval;   /* changes made elsewhere (inval.h) */
+	_Atomic bool stopping;      /* the mount is being stopped: blocked lock
+				       requests give up (fuse_locks.c) */
 };
 
 /* The request handlers; userdata is a struct fuse_frontend. */

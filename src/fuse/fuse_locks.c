@@ -16,6 +16,7 @@
 #include "fuse/fuse.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -148,7 +149,7 @@ static int lock_wait(struct lock_job *j)
 	struct lock_interrupt li = { j->ff->fs, { .timeout_ms = LOCK_POLL_MS } };
 	int r = -ETIMEDOUT;
 	fuse_req_interrupt_func(j->req, lock_interrupted, &li);
-	while (r == -ETIMEDOUT && !fuse_stop_requested())
+	while (r == -ETIMEDOUT && !atomic_load(&j->ff->stopping))
 		r = j->flock ? fs_flock(li.fs, j->ino, &j->o, j->lk.type, &li.wait) :
 			       fs_setlk(li.fs, j->ino, &j->o, &j->lk, &li.wait);
 	/* Unregistering waits for an interrupt callback under way. */

@@ -1,19 +1,16 @@
-/* mount.c -- mounting, serving and unmounting; the daemon's stop signals;
- * mounts left behind by a daemon that died.
+/* mount.c -- mounting, serving and unmounting; mounts left behind by a
+ * daemon that died.
  *
- * Stopping.  SIGINT, SIGTERM and SIGHUP are blocked in every thread and
- * taken by one thread with sigwait(), so no thread of the core ever sees
- * EINTR (SIGINT and SIGTERM are handled even when the daemon was started
- * with them ignored, as a shell starts background commands).  When a mount is being served, that thread:
- *   1. calls syncfs(2) on the mount point: the kernel writes its dirty
- *      pages (write-back cache) to us while the workers still serve;
- *   2. marks the session exited and looks up a name that cannot exist in
- *      the mount, so a worker wakes, answers, sees the mark and ends the
- *      loop (libfuse's loop only notices the mark between requests);
- * and fuse_frontend_run then unmounts (lazily: whatever is still open
- * there fails with ENOTCONN) and returns, leaving the final flush to the
- * caller.  An unmount from outside (umount, fusermount3 -u) ends the loop
- * as well.
+ * Stopping is the daemon's call (src/daemon owns the signals): it calls
+ * fuse_frontend_drain, which runs syncfs(2) on the mount point so the
+ * kernel writes its dirty pages (write-back cache) to us while the
+ * workers still serve, then fuse_frontend_stop, which marks the session
+ * exited and looks up a name that cannot exist in the mount, so a worker
+ * wakes, answers, sees the mark and ends the loop (libfuse's loop only
+ * notices the mark between requests), then unmounts lazily (whatever is
+ * still open there fails with ENOTCONN).  An unmount from outside (umount,
+ * fusermount3 -u) ends the loop as well: the serving thread then calls
+ * the options' ended() hook.
  *
  * Dead mounts.  When the daemon dies, its mount stays with every access
  * failing with ENOTCONN.  fuse_mountpoint_check finds it through
@@ -27,7 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,24 +39,6 @@
 #define FSTYPE "fuse.bucketfs"
 #define DEFAULT_THREADS 16
 
-/* ---- stop signals (process-wide, as signals are) ---- */
-
-static struct {
-	pthread_mutex_t mu;
-	bool started;
-	int stops;                 /* stop signals received */
-	struct fuse_session *se;   /* the session being served, or NULL */
-	char *mountpoint;          /* its mount point */
-} sig = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static void stop_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-}
-
 /* Wake one worker with a request that cannot be cached: a lookup of a
  * name never asked before. */
 static void wake_session(const char *mnt)
@@ -70,92 +49,6 @@ static void wake_session(const char *mnt)
 			    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 	(void)stat(p, &st);
 	free(p);
-}
-
-static void stop_session(const char *mnt)
-{
-	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (syncfs(fd) < 0)
-			log_warn("fuse: syncfs %s: %s", mnt, strerror(errno));
-		close(fd);
-	}
-	pthread_mutex_lock(&sig.mu);
-	if (sig.se)
-		fuse_session_exit(sig.se);
-	pthread_mutex_unlock(&sig.mu);
-	wake_session(mnt);
-}
-
-static void on_signal(int signo)
-{
-	pthread_mutex_lock(&sig.mu);
-	int n = ++sig.stops;
-	char *mnt = sig.se ? xstrdup(sig.mountpoint) : NULL;
-	pthread_mutex_unlock(&sig.mu);
-	if (!mnt && n > 1) {
-		log_error("%s again before the mount was up: exiting at once", strsignal(signo));
-		_exit(128 + signo);
-	}
-	if (!mnt) {
-		log_info("%s: stopping once the step under way ends", strsignal(signo));
-		return;
-	}
-	if (n > 1)
-		log_warn("%s: already stopping (waiting for the kernel to return dirty data)",
-			 strsignal(signo));
-	else
-		log_info("%s: writing back cached data, then unmounting %s", strsignal(signo),
-			 mnt);
-	stop_session(mnt);
-	free(mnt);
-}
-
-static void *signal_main(void *arg)
-{
-	sigset_t set;
-	stop_signals(&set);
-	for (;;) {
-		int signo;
-		if (sigwait(&set, &signo) == 0)
-			on_signal(signo);
-	}
-	return NULL;
-}
-
-int fuse_signals_start(void)
-{
-	sigset_t set;
-	pthread_t t;
-	stop_signals(&set);
-	pthread_mutex_lock(&sig.mu);
-	bool started = sig.started;
-	sig.started = true;
-	pthread_mutex_unlock(&sig.mu);
-	if (started)
-		return 0;
-	int r = pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* A shell starts background commands with SIGINT ignored, and an
-	 * ignored signal is dropped even when waited for: take SIGINT and
-	 * SIGTERM back.  An ignored SIGHUP (nohup) stays ignored. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	if (r == 0)
-		r = pthread_create(&t, NULL, signal_main, NULL);
-	if (r != 0) {
-		log_error("fuse: cannot start the signal thread: %s", strerror(r));
-		return -r;
-	}
-	pthread_detach(t);
-	return 0;
-}
-
-bool fuse_stop_requested(void)
-{
-	pthread_mutex_lock(&sig.mu);
-	bool stop = sig.stops > 0;
-	pthread_mutex_unlock(&sig.mu);
-	return stop;
 }
 
 /* ---- the mount point ---- */
@@ -388,39 +281,46 @@ static struct fuse_session *session_new(struct fuse_frontend *ff,
 	return se;
 }
 
-static void session_register(struct fuse_session *se, const char *mnt)
-{
-	pthread_mutex_lock(&sig.mu);
-	sig.se = se;
-	free(sig.mountpoint);
-	sig.mountpoint = se ? xstrdup(mnt) : NULL;
-	bool stop = sig.stops > 0;
-	pthread_mutex_unlock(&sig.mu);
-	if (se && stop)
-		fuse_session_exit(se); /* a signal came while mounting */
-}
+struct fuse_mount {
+	struct fuse_frontend ff;   /* what the handlers see (fuse_int.h) */
+	struct fuse_session *se;
+	char *mountpoint;
+	char *fsname;
+	unsigned max_threads;
+	pthread_t thread;
+	_Atomic bool stopping;     /* fuse_frontend_stop was called */
+	void (*ended)(void *arg, const char *why);
+	void *ended_arg;
+};
 
-static int serve(struct fuse_session *se, const struct fuse_frontend_options *o)
+static void *serve_main(void *arg)
 {
+	struct fuse_mount *m = arg;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	if (!cfg)
-		return -ENOMEM;
-	fuse_loop_cfg_set_max_threads(cfg, o->max_threads ? o->max_threads : DEFAULT_THREADS);
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	int r = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
+	int r = -ENOMEM;
+	if (cfg) {
+		fuse_loop_cfg_set_max_threads(cfg, m->max_threads ? m->max_threads : DEFAULT_THREADS);
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		r = fuse_session_loop_mt(m->se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
 	if (r > 0)
 		r = 0; /* a signal libfuse noticed: stopped as asked */
+	bool asked = atomic_load(&m->stopping);
 	if (r < 0)
-		log_error("fuse: the session on %s failed: %s", o->mountpoint, strerror(-r));
-	else if (!fuse_stop_requested())
-		log_info("%s was unmounted: stopping", o->mountpoint);
-	return r;
+		log_error("fuse: the session on %s failed: %s", m->mountpoint, strerror(-r));
+	else if (!asked)
+		log_info("%s was unmounted: stopping", m->mountpoint);
+	if (!asked && m->ended)
+		m->ended(m->ended_arg, r < 0 ? "the FUSE session failed" : "the mount was unmounted");
+	return NULL;
 }
 
-int fuse_frontend_run(struct fs *fs, const struct fuse_frontend_options *o)
+int fuse_frontend_start(struct fs *fs, const struct fuse_frontend_options *o,
+			struct fuse_mount **out)
 {
-	struct fuse_frontend ff = {
+	struct fuse_mount *m = xcalloc(1, sizeof *m);
+	m->ff = (struct fuse_frontend){
 		.fs = fs,
 		.attr_timeout = o->attr_timeout,
 		.entry_timeout = o->entry_timeout,
@@ -428,30 +328,95 @@ int fuse_frontend_run(struct fs *fs, const struct fuse_frontend_options *o)
 		.writeback = o->writeback_cache,
 	};
 	static uint32_t mounts;
-	ff.origin = FUSE_ORIGIN_BASE + __atomic_add_fetch(&mounts, 1, __ATOMIC_RELAXED);
-	if (fuse_stop_requested())
-		return 0;
-	struct fuse_session *se = session_new(&ff, o);
-	if (!se)
-		return -EIO;
-	int r = fuse_session_mount(se, o->mountpoint);
-	if (r != 0) {
+	m->ff.origin = FUSE_ORIGIN_BASE + __atomic_add_fetch(&mounts, 1, __ATOMIC_RELAXED);
+	m->mountpoint = xstrdup(o->mountpoint);
+	m->fsname = xstrdup(o->fsname ? o->fsname : "bucketfs");
+	m->max_threads = o->max_threads;
+	m->ended = o->ended;
+	m->ended_arg = o->ended_arg;
+	*out = NULL;
+	m->se = session_new(&m->ff, o);
+	int r = m->se ? 0 : -EIO;
+	if (r == 0 && fuse_session_mount(m->se, o->mountpoint) != 0) {
 		log_error("fuse: cannot mount %s (see the libfuse message above)", o->mountpoint);
-		fuse_session_destroy(se);
-		return -EIO;
+		fuse_session_destroy(m->se);
+		m->se = NULL;
+		r = -EIO;
 	}
-	log_info("mounted %s on %s%s", o->fsname ? o->fsname : "bucketfs", o->mountpoint,
-		 o->read_only ? " (read-only)" : "");
-	r = fuse_inval_start(fs, se, ff.origin, o->mountpoint, o->stats, &ff.inval);
-	session_register(se, o->mountpoint);
-	if (r == 0)
-		r = serve(se, o);
-	session_register(NULL, NULL);
-	if (ff.inval)
-		fuse_inval_stop(ff.inval);
-	fuse_session_unmount(se);
-	fuse_inval_free(ff.inval);
-	fuse_session_destroy(se);
-	log_info("unmounted %s", o->mountpoint);
-	return r;
+	if (r == 0 && (r = fuse_inval_start(fs, m->se, m->ff.origin, o->mountpoint, o->stats,
+					     &m->ff.inval)) < 0) {
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+	} else if (r == 0 && (r = -pthread_create(&m->thread, NULL, serve_main, m)) < 0) {
+		log_error("fuse: cannot start serving %s: %s", o->mountpoint, strerror(-r));
+		fuse_inval_stop(m->ff.inval);
+		fuse_session_unmount(m->se);
+		fuse_inval_free(m->ff.inval);
+		fuse_session_destroy(m->se);
+	}
+	if (r < 0) {
+		free(m->mountpoint);
+		free(m->fsname);
+		free(m);
+		return r;
+	}
+	log_info("mounted %s on %s%s", m->fsname, o->mountpoint, o->read_only ? " (read-only)" : "");
+	*out = m;
+	return 0;
+}
+
+const char *fuse_frontend_mountpoint(const struct fuse_mount *m)
+{
+	return m->mountpoint;
+}
+
+/* syncfs(2): the kernel writes its dirty pages (write-back cache) to us
+ * while the workers still serve. */
+void fuse_frontend_drain(struct fuse_mount *m)
+{
+	int fd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (syncfs(fd) < 0)
+			log_warn("fuse: syncfs %s: %s", m->mountpoint, strerror(errno));
+		close(fd);
+	}
+}
+
+static void *wake_main(void *arg)
+{
+	wake_session(arg);
+	return NULL;
+}
+
+/* Mark the session exited and wake a worker, which sees the mark and
+ * ends the loop (libfuse only notices it between requests); then a lazy
+ * unmount: whatever is still open there fails with ENOTCONN.  The wake-up
+ * lookup runs on its own thread: the worker that reads it may end the
+ * loop without answering, and then only closing the session's device
+ * (fuse_session_destroy) ends the lookup. */
+void fuse_frontend_stop(struct fuse_mount *m)
+{
+	pthread_t waker;
+	if (!m)
+		return;
+	/* The invalidation thread first, while the workers still serve: its
+	 * notify calls and write-back fix-ups need them (if one is stuck,
+	 * the unmount below ends it and fuse_inval_free waits for it). */
+	fuse_inval_stop(m->ff.inval);
+	atomic_store(&m->stopping, true);
+	atomic_store(&m->ff.stopping, true);
+	fuse_session_exit(m->se);
+	bool woke = pthread_create(&waker, NULL, wake_main, m->mountpoint) == 0;
+	if (!woke)
+		wake_session(m->mountpoint); /* out of threads: inline, may wait for a reply */
+	pthread_join(m->thread, NULL);
+	fuse_session_unmount(m->se);
+	fuse_inval_free(m->ff.inval);
+	fuse_session_destroy(m->se);
+	if (woke)
+		pthread_join(waker, NULL);
+	log_info("unmounted %s", m->mountpoint);
+	free(m->mountpoint);
+	free(m->fsname);
+	free(m);
 }

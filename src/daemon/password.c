@@ -1,5 +1,5 @@
 /* password.c -- password from environment or terminal (see password.h). */
-#include "cli/password.h"
+#include "daemon/password.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * the schema's defaults and then the file (util/config.h does the parsing,
  * ${VAR} substitution and the file:line: [section] key error messages).
  * Command-line options are applied over it by the caller. */
-#ifndef BUCKETFS_CLI_CONF_H
-#define BUCKETFS_CLI_CONF_H
+#ifndef BUCKETFS_DAEMON_CONF_H
+#define BUCKETFS_DAEMON_CONF_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,8 +23,9 @@ struct conf {
 	int64_t cache_memory, cache_disk, extent_memory, metadata_memory;
 	/* [filesystem] */
 	int64_t max_size, max_inodes;
-	int64_t flush_interval_ms, segment_size, refresh_interval_ms;
+	int64_t flush_interval_ms, segment_size, refresh_interval_ms, lease_interval_ms;
 	bool read_only, atime;
+	char *checkpoint;          /* serve this checkpoint read-only, or NULL */
 	/* [mount] */
 	char *mount_dir;
 	bool allow_other, writeback_cache;
@@ -32,8 +33,12 @@ struct conf {
 	/* [aws] (override the AWS_* environment for s3:// stores) */
 	char *aws_endpoint, *aws_region, *aws_access_key_id, *aws_secret_access_key;
 	char *aws_session_token;
+	/* [admin] */
+	char *admin_socket;        /* NULL: the default path (admin.h); "": none */
 	/* [log] */
 	char *log_level;           /* NULL: $BUCKETFS_LOG, else info */
+	/* command line only (not in the file) */
+	bool takeover;             /* start as writer even while another lives */
 };
 
 /* Defaults, then path (when not NULL).  0, or -1 after printing why to
@@ -42,8 +47,5 @@ int conf_load(const char *path, struct conf *c);
 void conf_free(struct conf *c);
 /* The commented template of every setting with its default.  0 or -EIO. */
 int conf_write_template(FILE *out);
-
-/* bucketfs init [--force] [FILE] */
-int cmd_init(int argc, char **argv);
 
 #endif

@@ -1,15 +1,14 @@
 /* conf.c -- bucketfs.conf: the schema of every setting, loading it, and
- * `bucketfs init`, which writes the commented template.
+ * the commented template (`bucketfs init` writes it, src/cli/init.c).
  *
  * The schema is the single list of settings: the template, the defaults
  * and the parser all come from it, so a setting added here is documented
  * and parsed at once.  Keys without a default stay NULL / 0 and mean "not
  * set" (the caller then falls back to the environment). */
-#include "cli/conf.h"
+#include "daemon/conf.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@
 #include "util/config.h"
 #include "util/log.h"
 
-#define DEFAULT_CONF "bucketfs.conf"
 #define MS_PER_DAY 86400000LL
 
 static const char *check_codec(const void *field)
@@ -98,6 +96,14 @@ static const struct config_key schema[] = {
 	{ "filesystem", "read_only", CONFIG_BOOL, F(read_only), .dflt = "false",
 	  .help = "Mount a read-only replica: every change fails with EROFS, and the\n"
 		  "writer's changes appear every refresh_interval.  --read-only sets it." },
+	{ "filesystem", "lease_interval", CONFIG_DURATION_MS, F(lease_interval_ms), .min = 100,
+	  .max = 3600000, .dflt = "10s",
+	  .help = "The writer: how often it refreshes its lease object, which tells\n"
+		  "another 'bucketfs run' that it is alive.  A lease not refreshed for\n"
+		  "3 intervals is stale (the writer died)." },
+	{ "filesystem", "checkpoint", CONFIG_STRING, F(checkpoint), .check = check_not_empty,
+	  .help = "Serve this named checkpoint, read-only, instead of the newest\n"
+		  "state.  --checkpoint NAME sets it." },
 	{ "filesystem", "atime", CONFIG_BOOL, F(atime), .dflt = "true",
 	  .help = "Update access times on read, with the relatime rules of Linux." },
 
@@ -128,6 +134,11 @@ static const struct config_key schema[] = {
 	  .help = "Unset: $AWS_SECRET_ACCESS_KEY.  Best written as \"${AWS_SECRET_ACCESS_KEY}\"." },
 	{ "aws", "session_token", CONFIG_STRING, F(aws_session_token),
 	  .help = "Unset: $AWS_SESSION_TOKEN (temporary credentials only)." },
+
+	{ "admin", "socket", CONFIG_STRING, F(admin_socket),
+	  .help = "The Unix socket (mode 0600) on which the daemon answers 'bucketfs\n"
+		  "status', 'flush', 'stats' and 'checkpoint'.  Unset: one per store\n"
+		  "under /run/bucketfs (root) or $XDG_RUNTIME_DIR/bucketfs.  \"\": none." },
 
 	{ "log", "level", CONFIG_STRING, F(log_level), .check = check_level,
 	  .help = "error, warn, info or debug.  Unset: $BUCKETFS_LOG, else info.\n"
@@ -182,69 +193,4 @@ int conf_write_template(FILE *out)
 		"# environment.  Sizes: \"256 MiB\", \"4 GiB\"; durations: \"500ms\", \"30s\", \"5m\".\n"
 		"# Command-line options override this file.\n\n");
 	return config_write_template(schema, out);
-}
-
-/* ---- bucketfs init ---- */
-
-static int init_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: bucketfs init [--force] [FILE]\n\n"
-		"Write a commented configuration with every setting and its default to FILE\n"
-		"(default %s; '-' for standard output).  An existing FILE is kept unless\n"
-		"--force is given.  Then edit it and start with 'bucketfs run -c FILE'.\n",
-		DEFAULT_CONF);
-	return status;
-}
-
-static int write_conf_file(const char *path, bool force)
-{
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-	int fd = open(path, flags, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			fprintf(stderr, "bucketfs: %s exists; not overwritten (use --force)\n", path);
-		else
-			fprintf(stderr, "bucketfs: cannot create %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return 1;
-	}
-	int r = conf_write_template(f);
-	if (fclose(f) != 0)
-		r = -EIO;
-	if (r < 0) {
-		fprintf(stderr, "bucketfs: cannot write %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	printf("wrote %s: edit it, then start with 'bucketfs run -c %s'\n", path, path);
-	return 0;
-}
-
-int cmd_init(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool force = false;
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-		if (ch == 'f')
-			force = true;
-		else if (ch == 'h')
-			return init_usage(stdout, 0);
-		else
-			return init_usage(stderr, 2);
-	}
-	if (argc - optind > 1)
-		return init_usage(stderr, 2);
-	const char *path = optind < argc ? argv[optind] : DEFAULT_CONF;
-	if (!strcmp(path, "-"))
-		return conf_write_template(stdout) < 0;
-	return write_conf_file(path, force);
 }

@@ -1,6 +1,6 @@
 /* password.h -- getting a password from the environment or the terminal. */
-#ifndef BUCKETFS_CLI_PASSWORD_H
-#define BUCKETFS_CLI_PASSWORD_H
+#ifndef BUCKETFS_DAEMON_PASSWORD_H
+#define BUCKETFS_DAEMON_PASSWORD_H
 
 /* The value of env_name if set, else a prompt on the controlling terminal
  * (echo off).  NULL with a message if neither is possible.  Free with

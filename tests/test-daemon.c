@@ -1,0 +1,554 @@
+/* test-daemon.c -- the daemon object in-process (through tests/stackfix.h):
+ * roles, no frontend, flush and checkpoints, the writer's lease (format,
+ * staleness, refusal, takeover, release) and the admin socket (every
+ * request, bad requests, slow clients, too many clients, socket mode,
+ * stale and live sockets). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "stackfix.h"
+
+#include "daemon/admin.h"
+#include "daemon/lease.h"
+#include "fs/fs.h"
+#include "util/clock.h"
+
+static const struct fs_cred ROOT = { 0, 0, 0, NULL, 0 };
+
+/* A file named name holding text, through the core. */
+static void write_file(struct fs *fs, const char *name, const char *text)
+{
+	struct fs_attr a;
+	size_t put;
+	assert_int_equal(fs_mknod(fs, &ROOT, FS_ROOT_INO, name, S_IFREG | 0644, 0, &a), 0);
+	assert_int_equal(fs_open_file(fs, &ROOT, a.ino, O_WRONLY), 0);
+	assert_int_equal(fs_write(fs, &ROOT, a.ino, 0, text, strlen(text), &put), 0);
+	assert_int_equal(put, strlen(text));
+	fs_release(fs, a.ino);
+}
+
+static void expect_file(struct fs *fs, const char *name, const char *text)
+{
+	struct fs_attr a;
+	char buf[256];
+	size_t got = 0;
+	assert_int_equal(fs_lookup(fs, &ROOT, FS_ROOT_INO, name, &a), 0);
+	assert_int_equal(fs_open_file(fs, &ROOT, a.ino, O_RDONLY), 0);
+	assert_int_equal(fs_read(fs, a.ino, 0, buf, sizeof buf, &got), 0);
+	fs_release(fs, a.ino);
+	assert_int_equal(got, strlen(text));
+	assert_memory_equal(buf, text, got);
+}
+
+/* ---- roles and opening ---- */
+
+static void test_writer_reopens_what_it_wrote(void **state)
+{
+	struct stackfix f;
+	stackfix_init(&f, "reopen");
+	stackfix_open(&f);
+	assert_int_equal(daemon_role(f.d), DAEMON_WRITER);
+	write_file(f.fs, "a", "alpha");
+	stackfix_close(&f);
+	stackfix_open(&f);
+	expect_file(f.fs, "a", "alpha");
+	stackfix_done(&f);
+}
+
+static void test_no_frontend_is_an_error(void **state)
+{
+	struct stackfix f;
+	stackfix_init(&f, "nofront");
+	assert_false(daemon_frontends_configured(&f.conf));
+	stackfix_open(&f);
+	assert_int_equal(daemon_serve(f.d), -EINVAL);
+	stackfix_done(&f);
+}
+
+static void test_wrong_password_fails(void **state)
+{
+	struct stackfix f;
+	struct daemon *d = NULL;
+	stackfix_init(&f, "badpw");
+	stackfix_set(&f.conf.password, "not-the-password");
+	assert_int_equal(daemon_open(&f.conf, 0, &d), -EKEYREJECTED);
+	assert_null(d);
+	stackfix_done(&f);
+}
+
+static void test_replica_and_checkpoint_views(void **state)
+{
+	struct stackfix w, r;
+	struct lease_info before, after;
+	objstore *st;
+	stackfix_init(&w, "views");
+	stackfix_open(&w);
+	write_file(w.fs, "kept", "in the checkpoint");
+	assert_int_equal(daemon_checkpoint_create(w.d, "c1"), 0);
+	assert_int_equal(daemon_checkpoint_create(w.d, "c1"), -EEXIST);
+	assert_int_equal(daemon_checkpoint_create(w.d, ""), -EINVAL);
+	write_file(w.fs, "later", "after it");
+	assert_int_equal(daemon_flush(w.d), 0);
+
+	assert_int_equal(objstore_open(w.url, &st), 0);
+	assert_int_equal(lease_read(st, &before), 0);
+
+	/* a replica: reads the newest state, writes nothing, no lease */
+	r = w;
+	memset(&r.conf, 0, sizeof r.conf);
+	assert_int_equal(conf_load(NULL, &r.conf), 0);
+	stackfix_set(&r.conf.url, w.url);
+	stackfix_set(&r.conf.password, STACKFIX_PASSWORD);
+	stackfix_set(&r.conf.cache_dir, "");
+	stackfix_set(&r.conf.admin_socket, "");
+	r.conf.read_only = true;
+	r.d = NULL;
+	stackfix_open(&r);
+	assert_int_equal(daemon_role(r.d), DAEMON_REPLICA);
+	expect_file(r.fs, "later", "after it");
+	assert_int_equal(daemon_flush(r.d), -EROFS);
+	assert_int_equal(daemon_checkpoint_create(r.d, "no"), -EROFS);
+	stackfix_close(&r);
+
+	/* a checkpoint view: the state at the checkpoint */
+	stackfix_set(&r.conf.checkpoint, "c1");
+	stackfix_open(&r);
+	assert_int_equal(daemon_role(r.d), DAEMON_CHECKPOINT);
+	assert_string_equal(daemon_role_name(daemon_role(r.d)), "checkpoint");
+	expect_file(r.fs, "kept", "in the checkpoint");
+	struct fs_attr a;
+	assert_int_equal(fs_lookup(r.fs, &ROOT, FS_ROOT_INO, "later", &a), -ENOENT);
+	assert_int_equal(fs_mkdir(r.fs, &ROOT, FS_ROOT_INO, "d", 0755, &a), -EROFS);
+	stackfix_close(&r);
+
+	/* a view of a checkpoint that does not exist */
+	struct daemon *d = NULL;
+	stackfix_set(&r.conf.checkpoint, "missing");
+	assert_int_equal(daemon_open(&r.conf, 0, &d), -ENOENT);
+
+	/* neither wrote the lease */
+	assert_int_equal(lease_read(st, &after), 0);
+	assert_int_equal(after.pid, before.pid);
+	assert_true(after.refresh >= before.refresh);
+	assert_int_equal(after.epoch, before.epoch);
+	objstore_close(st);
+	conf_free(&r.conf);
+
+	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), 0);
+	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), -ENOENT);
+	stackfix_done(&w);
+}
+
+/* ---- the lease ---- */
+
+static void test_lease_format_and_judgement(void **state)
+{
+	struct lease_info l;
+	char host[256];
+	const char good[] = "bucketfs-lease 1\nhost h\npid 42\nstart 1\nepoch 3\nrefresh 9\n"
+			    "time 1000\nperiod 10000\nstate live\nfuture key\n";
+	assert_int_equal(lease_parse(good, strlen(good), &l), 0);
+	assert_string_equal(l.host, "h");
+	assert_int_equal(l.pid, 42);
+	assert_int_equal(l.epoch, 3);
+	assert_int_equal(l.refresh, 9);
+	assert_false(l.released);
+	/* alive within 3 periods of its refresh, stale after */
+	assert_true(lease_alive(&l, 1000 + 29999ull * 1000000));
+	assert_false(lease_alive(&l, 1000 + 30001ull * 1000000));
+
+	const char *bad[] = {
+		"", "garbage", "bucketfs-lease 2\n", "bucketfs-lease 1\nhost h\n",
+		"bucketfs-lease 1\nhost h\npid x\nstart 1\nepoch 3\nrefresh 9\ntime 1\nperiod 1\nstate live\n",
+		"bucketfs-lease 1\nhost h\npid 1\nstart 1\nepoch -3\nrefresh 9\ntime 1\nperiod 1\nstate live\n",
+		"bucketfs-lease 1\nhost h\npid 1\nstart 1\nepoch 3\nrefresh 9\ntime 1\nperiod 1\nstate maybe\n",
+		"bucketfs-lease 1\nnokeyvalue\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(lease_parse(bad[i], strlen(bad[i]), &l), -EBADMSG);
+	assert_int_equal(lease_parse("bucketfs-lease 1\0x", 18, &l), -EBADMSG);
+
+	/* released: never alive */
+	assert_int_equal(lease_parse(good, strlen(good), &l), 0);
+	l.released = true;
+	assert_false(lease_alive(&l, 1000));
+	/* this host, a pid that does not exist: stale at once */
+	gethostname(host, sizeof host);
+	assert_int_equal(lease_parse(good, strlen(good), &l), 0);
+	snprintf(l.host, sizeof l.host, "%s", host);
+	l.pid = 0x7ffffff0;
+	l.time_ns = clock_wall_ns();
+	assert_false(lease_alive(&l, clock_wall_ns()));
+	l.pid = getpid();
+	assert_true(lease_alive(&l, clock_wall_ns()));
+}
+
+static void test_second_writer_refused_then_takeover(void **state)
+{
+	struct stackfix a, b;
+	struct lease_info l;
+	objstore *st;
+	stackfix_init(&a, "lease");
+	stackfix_open(&a);
+	write_file(a.fs, "first", "one");
+	assert_int_equal(daemon_flush(a.d), 0);
+
+	/* b: the same store, as a second writer */
+	memset(&b, 0, sizeof b);
+	snprintf(b.url, sizeof b.url, "%s", a.url);
+	assert_int_equal(conf_load(NULL, &b.conf), 0);
+	stackfix_set(&b.conf.url, a.url);
+	stackfix_set(&b.conf.password, STACKFIX_PASSWORD);
+	stackfix_set(&b.conf.cache_dir, "");
+	stackfix_set(&b.conf.admin_socket, "");
+	b.conf.flush_interval_ms = 0;
+	b.conf.lease_interval_ms = 100;
+	struct daemon *d = NULL;
+	assert_int_equal(daemon_open(&b.conf, 0, &d), -EBUSY);
+	assert_null(d);
+
+	/* the lease a keeps is being refreshed */
+	assert_int_equal(objstore_open(a.url, &st), 0);
+	assert_int_equal(lease_read(st, &l), 0);
+	uint64_t first = l.refresh, epoch_a = l.epoch;
+	assert_int_equal(l.pid, getpid());
+	for (int i = 0; i < 100 && l.refresh == first; i++) {
+		usleep(20000);
+		assert_int_equal(lease_read(st, &l), 0);
+	}
+	assert_true(l.refresh > first);
+
+	/* --takeover: b starts, with a newer epoch; a is fenced */
+	b.conf.takeover = true;
+	stackfix_open(&b);
+	expect_file(b.fs, "first", "one");
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_true(l.epoch > epoch_a);
+	usleep(400000); /* a's lease thread sees b's lease */
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_true(l.epoch > epoch_a); /* a did not overwrite it */
+	write_file(a.fs, "fenced", "lost");
+	assert_int_equal(daemon_flush(a.d), -EROFS);
+	/* a's stop must not release b's lease */
+	assert_int_not_equal(daemon_close(a.d), 0);
+	a.d = NULL;
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_false(l.released);
+	assert_true(l.epoch > epoch_a);
+
+	/* b stops cleanly: the lease is released, a new writer starts */
+	stackfix_close(&b);
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_true(l.released);
+	b.conf.takeover = false;
+	stackfix_open(&b);
+	stackfix_close(&b);
+	objstore_close(st);
+	conf_free(&b.conf);
+	stackfix_done(&a);
+}
+
+/* ---- the admin socket ---- */
+
+struct adminfix {
+	struct stackfix f;
+	struct admin *a;
+	char *dir, *path;
+};
+
+static void adminfix_start(struct adminfix *x, const char *name)
+{
+	stackfix_init(&x->f, name);
+	stackfix_open(&x->f);
+	x->dir = test_tmpdir("admin");
+	x->path = xasprintf("%s/sub/admin.sock", x->dir);
+	assert_int_equal(admin_start(x->f.d, x->path, false, &x->a), 0);
+}
+
+static void adminfix_stop(struct adminfix *x)
+{
+	admin_stop(x->a);
+	struct stat st;
+	assert_int_equal(stat(x->path, &st), -1); /* removed */
+	stackfix_done(&x->f);
+	test_rmtree(x->dir);
+	free(x->dir);
+	free(x->path);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Send bytes (then shut the write side when shut) and read the reply. */
+static char *raw_exchange(const char *path, const void *p, size_t n, bool shut)
+{
+	int fd = raw_connect(path);
+	size_t off = 0;
+	while (off < n) {
+		ssize_t w = send(fd, (const char *)p + off, n - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may close early on an oversized request */
+		off += (size_t)w;
+	}
+	if (shut)
+		shutdown(fd, SHUT_WR);
+	char *out = xcalloc(1, 65536);
+	size_t len = 0;
+	ssize_t r;
+	while (len < 65535 && (r = recv(fd, out + len, 65535 - len, 0)) > 0)
+		len += (size_t)r;
+	close(fd);
+	return out;
+}
+
+static void test_admin_requests(void **state)
+{
+	struct adminfix x;
+	char *body, err[256];
+	struct stat st;
+	adminfix_start(&x, "admin");
+	assert_int_equal(stat(x.path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+
+	write_file(x.f.fs, "f", "data");
+	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), 0);
+	assert_non_null(strstr(body, "role writer\n"));
+	assert_non_null(strstr(body, x.f.url));
+	assert_non_null(strstr(body, "\nepoch "));
+	assert_non_null(strstr(body, "\ndirty_bytes "));
+	assert_non_null(strstr(body, "\nuploads_pending "));
+	assert_non_null(strstr(body, "\nlast_barrier "));
+	assert_non_null(strstr(body, "\ncache_ram_bytes "));
+	assert_null(strstr(body, "\ndirty_bytes 0\n")); /* the open segment holds "data" */
+	free(body);
+
+	assert_int_equal(admin_request(x.path, "flush", &body, err, sizeof err), 0);
+	assert_string_equal(body, "");
+	free(body);
+	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), 0);
+	assert_null(strstr(body, "last_barrier never"));
+	assert_non_null(strstr(body, "dirty_bytes 0\n"));
+	free(body);
+
+	assert_int_equal(admin_request(x.path, "stats", &body, err, sizeof err), 0);
+	assert_non_null(strstr(body, "data.barriers "));
+	assert_non_null(strstr(body, "lsm.manifest_seq "));
+	free(body);
+
+	assert_int_equal(admin_request(x.path, "checkpoint create night ly", &body, err,
+				       sizeof err), 0);
+	free(body);
+	assert_int_equal(admin_request(x.path, "checkpoint create night ly", &body, err,
+				       sizeof err), -EEXIST);
+	assert_non_null(strstr(err, "a checkpoint of that name exists"));
+	assert_int_equal(admin_request(x.path, "checkpoint create .dot", &body, err, sizeof err),
+			 0);
+	free(body);
+	assert_int_equal(admin_request(x.path, "checkpoint list", &body, err, sizeof err), 0);
+	assert_non_null(strstr(body, " night ly\n"));
+	assert_non_null(strstr(body, " .dot\n")); /* dot-stuffing undone */
+	free(body);
+	assert_int_equal(admin_request(x.path, "checkpoint delete night ly", &body, err,
+				       sizeof err), 0);
+	free(body);
+	assert_int_equal(admin_request(x.path, "checkpoint delete night ly", &body, err,
+				       sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "no such checkpoint"));
+	adminfix_stop(&x);
+}
+
+static void test_admin_bad_requests(void **state)
+{
+	struct adminfix x;
+	char *body, err[256];
+	adminfix_start(&x, "adminbad");
+	const char *bad[] = { "", "hello", "status now", "checkpoint", "checkpoint frobnicate x",
+			      "STATUS", "flush  " };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(admin_request(x.path, bad[i], &body, err, sizeof err), -EINVAL);
+		assert_null(body);
+		assert_true(strlen(err) > 0);
+	}
+
+	/* the client does not send what the protocol cannot carry */
+	assert_int_equal(admin_request(x.path, "checkpoint create a\nflush", &body, err, sizeof err),
+			 -EINVAL);
+	char huge[ADMIN_REQUEST_MAX + 8];
+	memset(huge, 'x', sizeof huge - 1);
+	huge[sizeof huge - 1] = '\0';
+	assert_int_equal(admin_request(x.path, huge, &body, err, sizeof err), -E2BIG);
+
+	/* garbage bytes, an unterminated request, an oversized one */
+	char *out = raw_exchange(x.path, "\x01\x02\xff\n", 4, false);
+	assert_string_equal(out, "ERR 22 request is not printable text\n");
+	free(out);
+	out = raw_exchange(x.path, "status", 6, true);
+	assert_string_equal(out, "ERR 22 request not terminated by a newline\n");
+	free(out);
+	char big[3 * ADMIN_REQUEST_MAX];
+	memset(big, 'a', sizeof big);
+	big[sizeof big - 1] = '\n';
+	out = raw_exchange(x.path, big, sizeof big, false);
+	assert_true(!strncmp(out, "ERR 7 request longer than", 25));
+	free(out);
+	out = raw_exchange(x.path, "", 0, true);
+	assert_string_equal(out, "ERR 22 request not terminated by a newline\n");
+	free(out);
+	/* two requests in one: only the first is answered */
+	out = raw_exchange(x.path, "flush\nstatus\n", 13, false);
+	assert_string_equal(out, "OK\n.\n");
+	free(out);
+
+	/* still serving */
+	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), 0);
+	free(body);
+	adminfix_stop(&x);
+}
+
+static void test_admin_slow_and_many_clients(void **state)
+{
+	struct adminfix x;
+	char *body, err[256];
+	int slow[ADMIN_MAX_CLIENTS];
+	adminfix_start(&x, "adminslow");
+	/* one silent client does not block another */
+	slow[0] = raw_connect(x.path);
+	uint64_t t0 = clock_mono_ns();
+	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), 0);
+	free(body);
+	assert_true(clock_mono_ns() - t0 < (uint64_t)ADMIN_IO_TIMEOUT_MS * 1000000ull);
+	/* every connection thread taken: the next one hears "busy" */
+	for (int i = 1; i < ADMIN_MAX_CLIENTS; i++)
+		slow[i] = raw_connect(x.path);
+	usleep(200000); /* the accept thread has taken them all */
+	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), -EBUSY);
+	assert_non_null(strstr(err, "too many"));
+	for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
+		close(slow[i]);
+	/* the threads notice and end: served again */
+	int r = -EBUSY;
+	for (int i = 0; i < 100 && r == -EBUSY; i++) {
+		usleep(20000);
+		r = admin_request(x.path, "status", &body, err, sizeof err);
+		if (r == 0)
+			free(body);
+	}
+	assert_int_equal(r, 0);
+	/* a client that stays silent is dropped (after ADMIN_IO_TIMEOUT_MS),
+	 * with no reply */
+	slow[0] = raw_connect(x.path);
+	char c;
+	assert_int_equal(recv(slow[0], &c, 1, 0), 0);
+	close(slow[0]);
+	/* the stop waits for a connection thread still reading */
+	slow[0] = raw_connect(x.path);
+	usleep(100000);
+	adminfix_stop(&x);
+	close(slow[0]);
+}
+
+static void test_admin_socket_paths(void **state)
+{
+	struct stackfix f;
+	struct admin *a, *b;
+	char *dir = test_tmpdir("adminpath");
+	char *path = xasprintf("%s/admin.sock", dir);
+	stackfix_init(&f, "adminpath");
+	stackfix_open(&f);
+
+	/* a live socket is another daemon's */
+	assert_int_equal(admin_start(f.d, path, false, &a), 0);
+	assert_int_equal(admin_start(f.d, path, false, &b), -EADDRINUSE);
+	/* unless taken over: then the first one's stop leaves the new one */
+	assert_int_equal(admin_start(f.d, path, true, &b), 0);
+	admin_stop(a);
+	char *body0, err0[64];
+	assert_int_equal(admin_request(path, "status", &body0, err0, sizeof err0), 0);
+	free(body0);
+	admin_stop(b);
+
+	/* a dead one (its daemon died) is replaced */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(fd);
+	assert_int_equal(admin_start(f.d, path, false, &a), 0);
+	admin_stop(a);
+
+	/* a plain file is left alone */
+	FILE *p = fopen(path, "w");
+	assert_non_null(p);
+	fclose(p);
+	assert_int_equal(admin_start(f.d, path, false, &a), -EEXIST);
+	unlink(path);
+
+	/* too long for a Unix socket */
+	char *longp = xasprintf("%s/%0200d.sock", dir, 0);
+	assert_int_equal(admin_start(f.d, longp, false, &a), -ENAMETOOLONG);
+	free(longp);
+
+	/* nobody there */
+	char *body, err[64];
+	assert_int_equal(admin_request(path, "status", &body, err, sizeof err), -ENOENT);
+
+	/* default paths: per store and per role */
+	setenv("BUCKETFS_RUN_DIR", dir, 1);
+	char *w1 = admin_default_path("file:///a", false, NULL);
+	char *w2 = admin_default_path("file:///b", false, NULL);
+	char *r1 = admin_default_path("file:///a", true, NULL);
+	char *c1 = admin_default_path("file:///a", true, "c1");
+	assert_true(!strncmp(w1, dir, strlen(dir)));
+	assert_string_not_equal(w1, w2);
+	assert_string_not_equal(w1, r1);
+	assert_string_not_equal(r1, c1);
+	free(w1);
+	free(w2);
+	free(r1);
+	free(c1);
+	unsetenv("BUCKETFS_RUN_DIR");
+
+	stackfix_done(&f);
+	test_rmtree(dir);
+	free(dir);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_writer_reopens_what_it_wrote),
+		cmocka_unit_test(test_no_frontend_is_an_error),
+		cmocka_unit_test(test_wrong_password_fails),
+		cmocka_unit_test(test_replica_and_checkpoint_views),
+		cmocka_unit_test(test_lease_format_and_judgement),
+		cmocka_unit_test(test_second_writer_refused_then_takeover),
+		cmocka_unit_test(test_admin_requests),
+		cmocka_unit_test(test_admin_bad_requests),
+		cmocka_unit_test(test_admin_slow_and_many_clients),
+		cmocka_unit_test(test_admin_socket_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
