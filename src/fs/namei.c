@@ -255,8 +255,8 @@ static int create_existing(struct fs *fs, const struct fs_cred *c, uint64_t pare
 	else if (r == 0 && S_ISLNK(in->mode))
 		r = -ELOOP;
 	else if (r == 0 && (r = fs_may(c, in, open_mask(flags))) == 0 && (flags & O_TRUNC) &&
-		 S_ISREG(in->mode) && in->size)
-		r = fs_set_size(&op, in, 0);
+		 S_ISREG(in->mode))
+		r = fs_set_size(&op, in, 0); /* stamps the times even when empty, as Linux */
 	if (r == 0)
 		r = fs_op_commit(&op);
 	if (r == 0 && !(flags & FS_CREATE_NOOPEN))
