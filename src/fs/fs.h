@@ -331,6 +331,11 @@ const char *fs_op_name(enum fs_op_kind k);
 void fs_reclaim_pause(struct fs *fs, bool paused);
 /* Wait until it has nothing left to do (not while paused: -EAGAIN). */
 int fs_reclaim_wait(struct fs *fs);
+/* While paused: run the next chunk on the caller's thread.  1: more is
+ * queued (this inode or others), 0: the queue is empty (or a read-only
+ * instance), <0: the chunk failed (the inode waits for the next start);
+ * -EBUSY when not paused. */
+int fs_reclaim_step(struct fs *fs);
 
 /* ---- observers: coherence between frontends ----
  * After every committed mutation (outside the core's locks, so a callback

@@ -168,6 +168,14 @@ static void *reclaim_main(void *arg)
 	return NULL;
 }
 
+static bool reclaim_pending(struct reclaim *rc)
+{
+	pthread_mutex_lock(&rc->mu);
+	bool pending = rc->n > 0;
+	pthread_mutex_unlock(&rc->mu);
+	return pending;
+}
+
 void fs_reclaim_queue(struct fs *fs, uint64_t ino)
 {
 	struct reclaim *rc = fs->rc;
@@ -316,6 +324,31 @@ int fs_reclaim_wait(struct fs *fs)
 	}
 	pthread_mutex_unlock(&rc->mu);
 	return r;
+}
+
+int fs_reclaim_step(struct fs *fs)
+{
+	struct reclaim *rc = fs->rc;
+	if (!rc)
+		return 0;
+	pthread_mutex_lock(&rc->mu);
+	if (!rc->paused || rc->n == 0) {
+		int r = rc->paused ? 0 : -EBUSY;
+		pthread_mutex_unlock(&rc->mu);
+		return r;
+	}
+	uint64_t ino = rc->queue[0];
+	pthread_mutex_unlock(&rc->mu);
+	int r = reclaim_chunk(rc, ino);
+	if (r <= 0) {
+		pthread_mutex_lock(&rc->mu);
+		if (rc->n && rc->queue[0] == ino) {
+			memmove(rc->queue, rc->queue + 1, (rc->n - 1) * sizeof *rc->queue);
+			rc->n--;
+		}
+		pthread_mutex_unlock(&rc->mu);
+	}
+	return r < 0 ? r : (r == 1 || reclaim_pending(rc)) ? 1 : 0;
 }
 
 void fs_reclaim_stats(struct fs *fs, struct fs_stats *out)
