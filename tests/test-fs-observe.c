@@ -23,6 +23,7 @@ struct seen {
 	uint64_t ino[LOG_MAX];
 	char name[LOG_MAX][FS_NAME_MAX + 1];
 	int reentered;              /* getattr from inside the callback worked */
+	uint64_t mutate;            /* once: setxattr on this inode from the callback */
 };
 
 static void on_inode(void *arg, uint32_t origin, uint64_t ino)
@@ -39,6 +40,12 @@ static void on_inode(void *arg, uint32_t origin, uint64_t ino)
 	/* The core's locks are not held: calling back must not deadlock. */
 	if (fs_getattr(s->f->fs, ino, &a) == 0)
 		s->reentered++;
+	/* Even a mutation of the same inode: its lock is not held. */
+	if (s->mutate == ino) {
+		s->mutate = 0;
+		if (fs_setxattr(s->f->fs, &FSFIX_ROOT, ino, "user.cb", "1", 1, 0, NULL) == 0)
+			s->reentered += 1000;
+	}
 }
 
 static void on_entry(void *arg, uint32_t origin, uint64_t parent, const char *name)
@@ -125,6 +132,12 @@ static void test_every_mutation_notifies(void **state)
 	assert_int_equal(fs_fallocate(f.fs, &nfs, ino, 0, 0, 4096, NULL), 0);
 	assert_true(saw(&s, 'i', ino, NULL));
 	assert_true(s.reentered > 0);
+	s.reentered = 0;
+	s.mutate = ino;
+	assert_int_equal(fs_write(f.fs, &FSFIX_ROOT, ino, 0, "y", 1, &put), 0);
+	assert_true(s.reentered >= 1000);
+	size_t xl;
+	assert_int_equal(fs_getxattr(f.fs, &FSFIX_ROOT, ino, "user.cb", NULL, 0, &xl), 0);
 
 	/* A failed operation changed nothing and says nothing. */
 	s.n = 0;

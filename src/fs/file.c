@@ -155,38 +155,37 @@ int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size)
 
 int fs_open_file(struct fs *fs, const struct fs_cred *c, uint64_t ino, int flags)
 {
-	uint64_t t0 = fs_clock_ns();
-	struct inode in;
-	int r = fs_inode_load(fs, ino, &in);
-	if (r < 0)
-		goto out;
+	struct fs_op op;
+	struct inode *in;
 	int acc = flags & O_ACCMODE;
 	int mask = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
 	if (flags & O_TRUNC)
 		mask |= W_OK;
-	if (S_ISDIR(in.mode) && (mask & W_OK))
+	fs_op_begin(fs, &op, FS_OP_OPEN, c, false);
+	/* Under the inode's lock, so an unlink sees the open or the open
+	 * sees the unlink, never neither. */
+	fs_op_lock(&op, ino, 0, 0, 0);
+	int r = fs_op_load(&op, ino, &in);
+	if (r == 0 && S_ISDIR(in->mode) && (mask & W_OK))
 		r = -EISDIR;
-	else if (S_ISLNK(in.mode))
+	else if (r == 0 && S_ISLNK(in->mode))
 		r = -ELOOP;
-	else if ((mask & W_OK) && fs->o.read_only)
+	else if (r == 0 && (mask & W_OK) && fs->o.read_only)
 		r = -EROFS;
-	else if (in.nlink == 0 && fs_open_count(fs, ino) == 0)
+	else if (r == 0 && in->nlink == 0 && fs_open_count(fs, ino) == 0)
 		r = -ENOENT; /* gone: only those holding it open keep it */
 	if (r == 0)
-		r = fs_may(c, &in, mask);
-	bool trunc = (flags & O_TRUNC) && S_ISREG(in.mode);
-	fs_inode_free(&in);
-	if (r < 0)
-		goto out;
-	fs_open_count_add(fs, ino);
+		r = fs_may(c, in, mask);
+	bool trunc = r == 0 && (flags & O_TRUNC) && S_ISREG(in->mode);
+	if (r == 0)
+		fs_open_count_add(fs, ino);
+	r = fs_op_end(&op, r, NULL, 0, 0, 0);
 	if (trunc) {
 		struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 0 };
 		r = fs_setattr(fs, c, ino, &sa, NULL, NULL);
 		if (r < 0)
 			fs_release(fs, ino);
 	}
-out:
-	fs_stat_count(fs, FS_OP_OPEN, t0, r);
 	return r;
 }
 

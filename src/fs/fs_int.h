@@ -1,8 +1,11 @@
 /* fs_int.h -- state and helpers shared by the core's files (private).
  *
  * Locking, outermost first:
- *  - rename_mu serialises directory renames across directories, so the
- *    "not into its own subtree" walk sees a stable tree;
+ *  - rename_mu serialises renames across directories, so the "not into
+ *    its own subtree" walk sees a tree nobody else is moving until the
+ *    batch is in (Linux's s_vfs_rename_mutex).  The only core-wide lock
+ *    held across a commit, and only by cross-directory renames; never
+ *    while waiting for upload room;
  *  - inode stripes (an inode's stripe is ino % FS_STRIPES): an operation
  *    locks the stripes of every inode it touches in stripe order, so no
  *    two operations wait on each other in a cycle.  They are held across
