@@ -350,7 +350,7 @@ static void test_mixed_threads_against_model(void **state)
 	fsfix_init(&f, "fs-concurrency");
 	uint64_t dirs[DIRS];
 	for (int d = 0; d < DIRS; d++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof name, "d%d", d);
 		dirs[d] = fsfix_mk(&f, cred(), FS_ROOT_INO, name, S_IFDIR | 0755);
 	}

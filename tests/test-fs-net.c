@@ -593,6 +593,73 @@ static void test_version1_record(void **state)
 	fsfix_done(&f);
 }
 
+/* Quotas and read-only instances refuse the new calls the same way. */
+static void test_quota_and_read_only(void **state)
+{
+	struct fsfix f;
+	struct fs_attr a;
+	bool created;
+	size_t n;
+	char buf[8];
+	memset(&f, 0, sizeof f);
+	datafix_init(&f.df, "net-quota", NULL);
+	f.fo.max_inodes = 2;
+	f.fo.max_size = 100;
+	fsfix_open(&f);
+	assert_int_equal(fs_create(f.fs, ROOT, FS_ROOT_INO, "a", 0644, O_RDWR | FS_CREATE_NOOPEN,
+				   NULL, &a, &created, NULL), 0);
+	uint64_t ino = a.ino;
+	assert_int_equal(fs_create(f.fs, ROOT, FS_ROOT_INO, "b", 0644, O_RDWR | FS_CREATE_NOOPEN,
+				   NULL, &a, &created, NULL), -ENOSPC);
+	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 0, "0123456789", 10, &n, NULL), 0);
+	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 95, "0123456789", 10, &n, NULL), -ENOSPC);
+	assert_int_equal(n, 0);
+	struct fs_stats st;
+	fs_stats(f.fs, &st);
+	assert_true(st.op[FS_OP_CREATE].errors >= 1 && st.op[FS_OP_WRITE].errors >= 1);
+	assert_int_equal(fs_sync(f.fs), 0);
+	fsfix_close(&f);
+
+	/* A read-only instance: reads and handles work, mutations are EROFS. */
+	struct lsm_options lo = f.df.lo;
+	struct data_options dopt = f.df.dopt;
+	struct fs_options fo = f.fo;
+	lsm *db;
+	struct data *d;
+	struct fs *ro;
+	lo.create = false;
+	lo.read_only = true;
+	assert_int_equal(lsm_open(&lo, &db), 0);
+	dopt.db = db;
+	dopt.read_only = true;
+	assert_int_equal(data_open(&dopt, &d), 0);
+	fo.db = db;
+	fo.data = d;
+	fo.read_only = true;
+	assert_int_equal(fs_open(&fo, &ro), 0);
+	bool eof;
+	assert_int_equal(fs_read_as(ro, ROOT, ino, 0, buf, sizeof buf, &n, &eof), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(fs_getattr(ro, ino, &a), 0);
+	assert_int_equal(fs_getattr_handle(ro, ino, a.generation, &a), 0);
+	assert_int_equal(fs_write_as(ro, ROOT, ino, 0, "x", 1, &n, NULL), -EROFS);
+	assert_int_equal(fs_create(ro, ROOT, FS_ROOT_INO, "c", 0644, O_RDWR, NULL, &a, &created,
+				   NULL), -EROFS);
+	assert_int_equal(fs_create(ro, ROOT, FS_ROOT_INO, "a", 0644, O_RDONLY, NULL, &a, &created,
+				   NULL), -EROFS);
+	assert_int_equal(fs_commit(ro, ino, 0, 1), 0);
+	assert_int_equal(fs_reclaim_step(ro), 0);
+	assert_int_equal(fs_reclaim_wait(ro), 0);
+	struct fs_wcc_out w;
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
+	assert_int_equal(fs_setattr(ro, ROOT, ino, &sa, NULL, &w), -EROFS);
+	assert_false(w.obj.pre_valid || w.obj.post_valid);
+	fs_close(ro);
+	data_close(d);
+	lsm_close(db);
+	datafix_done(&f.df);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_readdirplus),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_version1_record),
+		cmocka_unit_test(test_quota_and_read_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

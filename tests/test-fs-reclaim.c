@@ -281,7 +281,7 @@ static void test_background_thread(void **state)
 	struct usage base = usage(&f);
 	uint64_t ino[4];
 	for (int i = 0; i < 4; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof name, "f%d", i);
 		ino[i] = fsfix_mk(&f, ROOT, FS_ROOT_INO, name, S_IFREG | 0644);
 		assert_int_equal(fs_write(f.fs, ROOT, ino[i], 0, buf, sizeof buf, &n), 0);
