@@ -176,6 +176,14 @@ static void test_stateless_io(void **state)
 	assert_int_equal(fs_setattr(f.fs, ALICE, ino, &sa, NULL, NULL), 0);
 	assert_int_equal(fs_read_as(f.fs, BOB, ino, 0, buf, 5, &n, &eof), 0);
 	assert_int_equal(n, 5);
+	/* The same rule for a size change when the caller asks for it. */
+	struct fs_setattr tr = { .valid = FS_SET_SIZE, .size = 5 };
+	sa.mode = 0444;
+	assert_int_equal(fs_setattr(f.fs, ALICE, ino, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_setattr(f.fs, ALICE, ino, &tr, NULL, NULL), -EACCES);
+	tr.valid |= FS_SET_OWNER_OVERRIDE;
+	assert_int_equal(fs_setattr(f.fs, ALICE, ino, &tr, NULL, NULL), 0);
+	assert_int_equal(fs_setattr(f.fs, BOB, ino, &tr, NULL, NULL), -EACCES);
 	/* Root writes anything. */
 	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 5, "!", 1, &n, NULL), 0);
 	/* Wrong types and ranges. */

@@ -276,7 +276,8 @@ int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struc
 			r = -EISDIR;
 		else if (!S_ISREG(in->mode))
 			r = -EINVAL;
-		else if ((r = fs_may(c, in, W_OK)) == 0)
+		else if ((r = (v & FS_SET_OWNER_OVERRIDE) ? fs_may_io(c, in, true) :
+							     fs_may(c, in, W_OK)) == 0)
 			r = fs_set_size(&op, in, sa->size);
 	}
 	if (r == 0) {

@@ -132,6 +132,9 @@ enum {
 	FS_SET_ATIME_NOW = 1 << 6,
 	FS_SET_MTIME_NOW = 1 << 7,
 	FS_SET_CTIME = 1 << 8,       /* to ctime below (NFS, 9P) */
+	FS_SET_OWNER_OVERRIDE = 1 << 9, /* stateless callers (NFS): the owner may
+					   change the size whatever the mode
+					   says, as with fs_write_as (knfsd) */
 };
 
 struct fs_setattr {
