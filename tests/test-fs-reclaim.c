@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "fsfix.h"
@@ -302,6 +303,91 @@ static void test_background_thread(void **state)
 	fsfix_done(&f);
 }
 
+/* The child: a sparse terabyte unlinked, one chunk made durable, a second
+ * chunk not, then it dies without any barrier or close. */
+static int crash_child(const char *url)
+{
+	struct fsfix f;
+	size_t n;
+	memset(&f, 0, sizeof f);
+	datafix_init(&f.df, url, NULL);
+	f.fo.reclaim_chunk_bytes = 4 * E;
+	f.fo.reclaim_paused = true;
+	fsfix_open(&f);
+	struct fs_attr a;
+	if (fs_mknod(f.fs, ROOT, FS_ROOT_INO, "tera", S_IFREG | 0644, 0, &a, NULL))
+		return 2;
+	for (uint64_t i = 0; i < 16; i++)
+		if (fs_write(f.fs, ROOT, a.ino, i << 36, "data", 4, &n))
+			return 3;
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 1ull << 40 };
+	if (fs_setattr(f.fs, ROOT, a.ino, &sa, NULL, NULL) || fs_sync(f.fs))
+		return 4;
+	if (fs_unlink(f.fs, ROOT, FS_ROOT_INO, "tera", NULL) || fs_sync(f.fs))
+		return 5;
+	if (fs_reclaim_step(f.fs) != 1 || fs_sync(f.fs))
+		return 6;
+	if (fs_reclaim_step(f.fs) != 1)
+		return 7;
+	_exit(0); /* a crash: the second chunk was never behind a barrier */
+}
+
+static void test_crash_between_chunks(void **state)
+{
+	char *dir = test_tmpdir("fs-reclaim-crash");
+	char url[100];
+	if ((size_t)snprintf(url, sizeof url, "file://%s/s", dir) >= sizeof url)
+		fail_msg("temporary directory name too long: %s", dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(crash_child(url));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	struct fsfix f;
+	memset(&f, 0, sizeof f);
+	datafix_init(&f.df, url, NULL);
+	f.fo.reclaim_chunk_bytes = 4 * E;
+	f.fo.reclaim_paused = true;
+	fsfix_open(&f);
+	/* The durable state: one chunk done, its cursor and counters with it. */
+	uint64_t ino = 0;
+	uint8_t prefix[1] = { 'O' };
+	struct lsm_iter *it;
+	assert_int_equal(lsm_iter_new(f.df.db, prefix, 1, NULL, 0, &it), 0);
+	assert_true(lsm_iter_valid(it));
+	size_t kl, vl;
+	ino = be64_get(lsm_iter_key(it, &kl) + 1);
+	const uint8_t *v = lsm_iter_value(it, &vl);
+	assert_int_equal(vl, 8);
+	uint64_t cursor = be64_get(v);
+	lsm_iter_free(it);
+	assert_int_equal(cursor, 3 * (1ull << 36) + E);
+	assert_int_equal(extent_keys(&f, ino), 12);
+	struct usage u = usage(&f);
+	assert_int_equal(u.inodes, 2);
+	assert_int_equal(u.used_blocks, ((1ull << 40) - cursor + 4095) / 4096);
+	assert_int_equal(attr_blocks(&f, ino), 12 * E / 512);
+	int r;
+	while ((r = fs_reclaim_step(f.fs)) == 1)
+		;
+	assert_int_equal(r, 0);
+	u = usage(&f);
+	assert_int_equal(u.inodes, 1);
+	assert_int_equal(u.used_blocks, 0);
+	assert_int_equal(extent_keys(&f, ino), 0);
+	fsfix_reopen(&f);
+	u = usage(&f);
+	assert_int_equal(u.inodes, 1);
+	assert_int_equal(u.used_blocks, 0);
+	fsfix_done(&f);
+	test_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_open_small_and_rename_over),
 		cmocka_unit_test(test_stale_orphan_keys),
 		cmocka_unit_test(test_background_thread),
+		cmocka_unit_test(test_crash_between_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
