@@ -14,8 +14,9 @@
  *    together): a crash never leaves a half-done rename or a dangling
  *    entry.  The one exception is the removal of a big file's data, which
  *    runs in bounded chunks after its last name went (see "Orphans").
- *  - Changes are durable after fs_commit() / fs_fsync() (only if the
- *    inode has changes not yet durable), fs_sync() or the periodic flush.
+ *  - fs_commit() / fs_fsync() make one inode's changes durable (free when
+ *    they already are), fs_sync() everything; the periodic flush does it
+ *    in the background.
  *  - Every mutation can report NFS-style weak cache consistency data
  *    (struct fs_wcc_out: attributes before and after, for the object and
  *    its parent directories); pass NULL when not wanted.  Every mutation
