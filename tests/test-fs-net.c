@@ -263,6 +263,15 @@ static void test_wcc_data(void **state)
 	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, &w), 0);
 	assert_int_equal(w.obj.pre_size, 3);
 	assert_int_equal(w.obj.post.size, 1);
+	/* NFS's guard: only if ctime is still what the client saw. */
+	struct fs_setattr g = { .valid = FS_SET_MODE | FS_SET_GUARD_CTIME, .mode = 0640 };
+	g.guard_ctime = w.obj.post.ctime;
+	g.guard_ctime.tv_nsec = (g.guard_ctime.tv_nsec + 1) % 1000000000;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &g, NULL, &w), -EAGAIN);
+	assert_int_equal(attr(&f, ino).mode & 07777, 0644);
+	g.guard_ctime = w.obj.post.ctime;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &g, NULL, &w), 0);
+	assert_int_equal(attr(&f, ino).mode & 07777, 0640);
 	/* A failed operation: post is what was there before. */
 	assert_int_equal(fs_setattr(f.fs, BOB, ino, &sa, NULL, &w), -EACCES);
 	assert_true(w.obj.pre_valid && w.obj.post_valid);

@@ -265,6 +265,12 @@ int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struc
 	}
 	fs_now(&now);
 	unsigned v = sa->valid;
+	/* The guard is checked under the inode's lock: no change slips in
+	 * between the check and the update. */
+	if (r == 0 && (v & FS_SET_GUARD_CTIME) &&
+	    (in->ctime.tv_sec != sa->guard_ctime.tv_sec ||
+	     in->ctime.tv_nsec != sa->guard_ctime.tv_nsec))
+		r = -EAGAIN;
 	if (r == 0 && (v & (FS_SET_UID | FS_SET_GID)))
 		r = check_chown(c, in, sa);
 	if (r == 0 && (v & FS_SET_MODE))

@@ -136,6 +136,9 @@ enum {
 	FS_SET_OWNER_OVERRIDE = 1 << 9, /* stateless callers (NFS): the owner may
 					   change the size whatever the mode
 					   says, as with fs_write_as (knfsd) */
+	FS_SET_GUARD_CTIME = 1 << 10, /* NFS SETATTR guard: change nothing and
+					 return -EAGAIN (NFS3ERR_NOT_SYNC)
+					 unless ctime is guard_ctime */
 };
 
 struct fs_setattr {
@@ -143,6 +146,7 @@ struct fs_setattr {
 	uint32_t mode, uid, gid;
 	uint64_t size;
 	struct timespec atime, mtime, ctime;
+	struct timespec guard_ctime;
 };
 
 struct fs_statfs {
