@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -382,10 +384,116 @@ static void test_mixed_threads_against_model(void **state)
 	fsfix_done(&f);
 }
 
+/* ---- metadata never waits behind uploads ---- */
+
+struct streamer {
+	struct fsfix *f;
+	uint64_t ino;
+	_Atomic bool stop, done;
+	_Atomic uint64_t writes;
+	int rc;
+};
+
+static void *stream_main(void *arg)
+{
+	struct streamer *s = arg;
+	static uint8_t buf[64 << 10];
+	struct test_rng r = { 42 };
+	size_t put;
+	for (uint64_t off = 0; !atomic_load(&s->stop) && off < (256ull << 20); off += sizeof buf) {
+		test_rng_fill(&r, buf, sizeof buf);
+		s->rc = fs_write(s->f->fs, cred(), s->ino, off, buf, sizeof buf, &put);
+		if (s->rc)
+			break;
+		atomic_fetch_add(&s->writes, 1);
+	}
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "Bail out! a metadata operation waited behind the uploads\n";
+	(void)sig;
+	if (write(1, msg, sizeof msg - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* Every upload fails (and is retried) while one thread streams data into
+ * a file, so that thread soon waits for upload room.  Meanwhile chmod,
+ * setxattr, mkdir and even a chmod of the file being written must go
+ * through: nobody waits for uploads while holding a lock, and operations
+ * that store no data do not wait at all.  A watchdog fails the test if
+ * any of them hangs. */
+static void test_metadata_never_waits_for_uploads(void **state)
+{
+	struct fsfix f;
+	objstore *mem, *st;
+	char url[96];
+	struct objstore_fault_config none = { 0 }, fail = { 0 };
+	snprintf(url, sizeof url, "memory://fs-upload-wait-%d", (int)getpid());
+	assert_int_equal(objstore_open(url, &mem), 0);
+	assert_int_equal(objstore_fault_wrap(mem, &none, &st), 0);
+	memset(&f, 0, sizeof f);
+	datafix_init(&f.df, url, st);
+	f.df.dopt.segment_bytes = 1 << 20;
+	f.df.dopt.uploads_in_flight = 1;
+	f.df.dopt.upload_threads = 1;
+	fsfix_open(&f);
+	uint64_t file = fsfix_mk(&f, cred(), FS_ROOT_INO, "stream", S_IFREG | 0644);
+	uint64_t other = fsfix_mk(&f, cred(), FS_ROOT_INO, "other", S_IFREG | 0644);
+	assert_int_equal(fs_sync(f.fs), 0);
+
+	fail.ops = OBJSTORE_OP_PUT;
+	fail.error_rate = 1.0;
+	objstore_fault_set(st, &fail);
+	struct streamer s = { .f = &f, .ino = file };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	/* Wait until the streamer is stuck: uploads retried, writes stalled. */
+	struct data_stats ds;
+	uint64_t last = 0;
+	int stable = 0;
+	for (int i = 0; i < 400 && stable < 5; i++) {
+		usleep(10000);
+		data_stats(f.df.d, &ds);
+		uint64_t w = atomic_load(&s.writes);
+		stable = ds.upload_retries > 0 && w == last ? stable + 1 : 0;
+		last = w;
+	}
+	assert_true(stable >= 5);
+	assert_false(atomic_load(&s.done));
+
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
+	struct fs_attr a;
+	assert_int_equal(fs_setattr(f.fs, cred(), other, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_setattr(f.fs, cred(), file, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_setxattr(f.fs, cred(), other, "user.x", "1", 1, 0, NULL), 0);
+	assert_int_equal(fs_mkdir(f.fs, cred(), FS_ROOT_INO, "dir", 0755, &a, NULL), 0);
+	assert_int_equal(fs_rename(f.fs, cred(), FS_ROOT_INO, "dir", FS_ROOT_INO, "dir2", 0, NULL),
+			 0);
+	assert_int_equal(fs_getattr(f.fs, file, &a), 0);
+	alarm(0);
+	assert_false(atomic_load(&s.done)); /* it really was waiting all along */
+
+	atomic_store(&s.stop, true);
+	objstore_fault_set(st, &none);
+	pthread_join(th, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(fs_getattr(f.fs, file, &a), 0);
+	assert_int_equal(a.mode & 07777, 0600);
+	assert_int_equal(a.size, atomic_load(&s.writes) * (64 << 10));
+	fsfix_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mixed_threads_against_model),
+		cmocka_unit_test(test_metadata_never_waits_for_uploads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

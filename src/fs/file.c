@@ -142,6 +142,7 @@ int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size)
 	int r = fs_quota_check(op->fs, delta, 0);
 	if (r == 0)
 		r = data_truncate(fs_op_txn(op), in->ino, in->size, size);
+	op->wrote_data = true; /* a partial extent is rewritten */
 	if (r < 0)
 		return r;
 	op->d_bytes += delta;
@@ -304,8 +305,10 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 	int64_t growth = r == 0 && end > in->size ? (int64_t)(end - in->size) : 0;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
-	if (r == 0 && len)
+	if (r == 0 && len) {
+		op.wrote_data = true;
 		r = data_write(fs_op_txn(&op), ino, off, buf, len);
+	}
 	if (r == 0 && len) {
 		if (end > in->size)
 			in->size = end;
@@ -403,8 +406,10 @@ int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode,
 	int64_t growth = r == 0 && !keep && end > in->size ? (int64_t)(end - in->size) : 0;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
-	if (r == 0 && (punch || zero) && off < in->size)
+	if (r == 0 && (punch || zero) && off < in->size) {
+		op.wrote_data = true;
 		r = data_punch(fs_op_txn(&op), ino, off, end < in->size ? end : in->size);
+	}
 	if (r == 0) {
 		/* Holes read as zeros, so "allocating" stores nothing: the
 		 * space is the object store's, not ours to reserve. */

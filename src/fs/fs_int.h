@@ -146,6 +146,7 @@ struct fs_op {
 	uint64_t prev_reserved, new_reserved;
 	uint64_t seq;
 	uint64_t reclaim;             /* an orphan for the reclaimer, once committed */
+	bool wrote_data;              /* new frames staged: wait for upload room after */
 };
 /* Start an operation (-EROFS on a read-only instance if `mutation`). */
 int fs_op_begin(struct fs *fs, struct fs_op *op, enum fs_op_kind kind, const struct fs_cred *c,
@@ -170,7 +171,8 @@ struct data_txn *fs_op_txn(struct fs_op *op);
 struct lsm_batch *fs_op_batch(struct fs_op *op);
 /* Commit everything staged as one batch. */
 int fs_op_commit(struct fs_op *op);
-/* Unlock, wait for upload room, fill wcc (slots by ino; 0 = none), notify
+/* Unlock, wait for upload room (only if the op wrote data: a chmod never
+ * waits behind uploads), fill wcc (slots by ino; 0 = none), notify
  * observers of a committed op, count the metrics; returns r. */
 int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uint64_t dir,
 	      uint64_t dir2);

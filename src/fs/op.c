@@ -14,8 +14,8 @@
  * data plane's commit hook, after its extent hook told each inode how many
  * stored extents it gained or lost (st_blocks), and the same hook keeps
  * the counters ('F') in step with the tree under ctr_mu for a moment only.
- * fs_op_end lets go of the stripes, then waits for upload room, reports
- * to observers and counts the call. */
+ * fs_op_end lets go of the stripes, then (if the op staged new data)
+ * waits for upload room, reports to observers and counts the call. */
 #include "fs/fs_int.h"
 
 #include <errno.h>
@@ -377,7 +377,7 @@ int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uin
 {
 	struct fs *fs = op->fs;
 	fs_op_unlock(op);
-	if (op->txn)
+	if (op->txn && op->wrote_data)
 		data_throttle(fs->data); /* upload room, with no lock of ours held */
 	if (wcc) {
 		fill_wcc(op, obj, &wcc->obj);
