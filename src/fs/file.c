@@ -427,7 +427,8 @@ int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode,
 	return fs_op_end(&op, r, wcc, ino, 0, 0);
 }
 
-int fs_map(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb, void *arg)
+static int map_impl(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb,
+		    void *arg)
 {
 	struct inode in;
 	int r = fs_inode_load(fs, ino, &in);
@@ -443,4 +444,12 @@ int fs_map(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb
 		len = size - off;
 	/* fs_map_cb and data_map_cb are the same type on purpose. */
 	return data_map(fs->data, ino, off, len, cb, arg);
+}
+
+int fs_map(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb, void *arg)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = map_impl(fs, ino, off, len, cb, arg);
+	fs_stat_count(fs, FS_OP_MAP, t0, r);
+	return r;
 }

@@ -191,7 +191,7 @@ int fs_getattr_handle(struct fs *fs, uint64_t ino, uint64_t gen, struct fs_attr 
 	return r;
 }
 
-int fs_access(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mask)
+static int access_impl(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mask)
 {
 	struct inode in;
 	int r = fs_inode_load(fs, ino, &in);
@@ -202,6 +202,14 @@ int fs_access(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mask)
 	else
 		r = fs_may(c, &in, mask);
 	fs_inode_free(&in);
+	return r;
+}
+
+int fs_access(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mask)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = access_impl(fs, c, ino, mask);
+	fs_stat_count(fs, FS_OP_ACCESS, t0, r);
 	return r;
 }
 
@@ -304,7 +312,7 @@ int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struc
 	return fs_op_end(&op, r, wcc, ino, 0, 0);
 }
 
-int fs_statfs(struct fs *fs, struct fs_statfs *out)
+static int statfs_impl(struct fs *fs, struct fs_statfs *out)
 {
 	const uint64_t bsize = 4096;
 	pthread_mutex_lock(&fs->ctr_mu);
@@ -323,6 +331,14 @@ int fs_statfs(struct fs *fs, struct fs_statfs *out)
 	out->ffree = files > inodes ? files - inodes : 0;
 	out->namemax = FS_NAME_MAX;
 	return 0;
+}
+
+int fs_statfs(struct fs *fs, struct fs_statfs *out)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = statfs_impl(fs, out);
+	fs_stat_count(fs, FS_OP_STATFS, t0, r);
+	return r;
 }
 
 void fs_stats(struct fs *fs, struct fs_stats *out)

@@ -327,7 +327,7 @@ int fs_create(struct fs *fs, const struct fs_cred *c, uint64_t parent, const cha
 	return r;
 }
 
-int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
+static int readlink_impl(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
 {
 	struct inode in;
 	int r = fs_inode_load(fs, ino, &in);
@@ -341,6 +341,14 @@ int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len
 		*len = n < size ? n : size;
 	}
 	fs_inode_free(&in);
+	return r;
+}
+
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = readlink_impl(fs, ino, buf, size, len);
+	fs_stat_count(fs, FS_OP_READLINK, t0, r);
 	return r;
 }
 

@@ -416,7 +416,9 @@ static const char *const op_names[FS_OP_KINDS] = {
 	[FS_OP_RELEASE] = "release", [FS_OP_READ] = "read", [FS_OP_WRITE] = "write",
 	[FS_OP_FALLOCATE] = "fallocate", [FS_OP_COMMIT] = "commit", [FS_OP_READDIR] = "readdir",
 	[FS_OP_SETXATTR] = "setxattr", [FS_OP_REMOVEXATTR] = "removexattr",
-	[FS_OP_ATIME] = "atime", [FS_OP_RECLAIM] = "reclaim",
+	[FS_OP_ATIME] = "atime", [FS_OP_RECLAIM] = "reclaim", [FS_OP_ACCESS] = "access",
+	[FS_OP_READLINK] = "readlink", [FS_OP_STATFS] = "statfs", [FS_OP_GETXATTR] = "getxattr",
+	[FS_OP_LISTXATTR] = "listxattr", [FS_OP_MAP] = "map",
 };
 
 const char *fs_op_name(enum fs_op_kind k)

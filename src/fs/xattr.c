@@ -46,8 +46,8 @@ static int may_xattr(const struct fs_cred *c, const struct inode *in, const char
 	}
 }
 
-int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
-		void *buf, size_t size, size_t *len)
+static int getxattr_impl(struct fs *fs, const struct fs_cred *c, uint64_t ino,
+			 const char *name, void *buf, size_t size, size_t *len)
 {
 	struct inode in;
 	uint8_t k[9 + FS_XATTR_NAME_MAX];
@@ -70,6 +70,15 @@ int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char
 			memcpy(buf, v.data, v.len);
 	}
 	buf_free(&v);
+	return r;
+}
+
+int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
+		void *buf, size_t size, size_t *len)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = getxattr_impl(fs, c, ino, name, buf, size, len);
+	fs_stat_count(fs, FS_OP_GETXATTR, t0, r);
 	return r;
 }
 
@@ -125,8 +134,8 @@ int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const c
 	return xattr_change(fs, c, FS_OP_REMOVEXATTR, ino, name, NULL, 0, 0, wcc);
 }
 
-int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
-		 size_t *len)
+static int listxattr_impl(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf,
+			  size_t size, size_t *len)
 {
 	struct inode in;
 	uint8_t prefix[9];
@@ -163,5 +172,14 @@ int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf
 		if (size && need > size)
 			r = -ERANGE;
 	}
+	return r;
+}
+
+int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
+		 size_t *len)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = listxattr_impl(fs, c, ino, buf, size, len);
+	fs_stat_count(fs, FS_OP_LISTXATTR, t0, r);
 	return r;
 }
