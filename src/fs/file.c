@@ -89,14 +89,24 @@ static int delete_xattrs(struct fs *fs, struct lsm_batch *b, uint64_t ino)
 	return r;
 }
 
-int fs_delete_inode(struct fs_op *op, struct inode *in)
+/* The data of in from `from` on: no extent lies past the size. */
+static int delete_data(struct fs_op *op, struct inode *in, uint64_t from)
+{
+	if (from == 0)
+		return data_delete_all(fs_op_txn(op), in->ino, in->size);
+	uint64_t to = in->size + DATA_EXTENT_BYTES - 1;
+	to = to > INT64_MAX ? in->size : to - to % DATA_EXTENT_BYTES;
+	return from < to ? data_punch(fs_op_txn(op), in->ino, from, to) : 0;
+}
+
+int fs_delete_inode(struct fs_op *op, struct inode *in, uint64_t from)
 {
 	uint8_t k[9];
 	struct lsm_batch *b = fs_op_batch(op);
 	int r = delete_xattrs(op->fs, b, in->ino);
 	if (r < 0)
 		return r;
-	if (S_ISREG(in->mode) && (r = data_delete_all(fs_op_txn(op), in->ino, in->size)) < 0)
+	if (S_ISREG(in->mode) && (r = delete_data(op, in, from)) < 0)
 		return r;
 	lsm_batch_delete(b, k, fs_key_inode(k, in->ino));
 	lsm_batch_delete(b, k, fs_key_orphan(k, in->ino));
@@ -113,7 +123,7 @@ int fs_drop_inode(struct fs_op *op, struct inode *in)
 	bool open = fs_open_count(op->fs, in->ino) > 0;
 	in->nlink = 0;
 	if (!open && !fs_reclaim_big(op->fs, in))
-		return fs_delete_inode(op, in);
+		return fs_delete_inode(op, in, 0);
 	/* Still open, or too big for one batch: the name goes now, the
 	 * record stays with an orphan key until it can go. */
 	fs_op_dirty(op, in);

@@ -211,8 +211,10 @@ void fs_open_count_add(struct fs *fs, uint64_t ino);
 /* The last link of in went (in the op): drop it now (small, not open),
  * keep it as an orphan (open), or hand its data to the reclaimer (big). */
 int fs_drop_inode(struct fs_op *op, struct inode *in);
-/* Stage the deletion of the record, xattrs, data and orphan key. */
-int fs_delete_inode(struct fs_op *op, struct inode *in);
+/* Stage the deletion of the record, xattrs, orphan key and the data from
+ * offset `from` on (the reclaimer's cursor: what lies before it is gone,
+ * and scanning its deleted keys again would cost as much as the file). */
+int fs_delete_inode(struct fs_op *op, struct inode *in, uint64_t from);
 /* Truncate in to size inside op (data, counters, times). */
 int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size);
 /* The write shared by fs_write_ex and fs_write_as. */

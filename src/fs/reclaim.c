@@ -124,7 +124,7 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 	} else if (r == 0) {
 		/* Nothing stored past the cursor: the record goes, and with
 		 * it what the orphan still accounted for. */
-		r = fs_delete_inode(&op, in);
+		r = fs_delete_inode(&op, in, cursor);
 		if (S_ISREG(in->mode))
 			op.d_bytes += (int64_t)(cursor < in->size ? cursor : in->size);
 	}
