@@ -139,6 +139,18 @@ static void test_every_mutation_notifies(void **state)
 	size_t xl;
 	assert_int_equal(fs_getxattr(f.fs, &FSFIX_ROOT, ino, "user.cb", NULL, 0, &xl), 0);
 
+	/* The stateless calls too. */
+	s.n = 0;
+	bool created;
+	assert_int_equal(fs_create(f.fs, &nfs, FS_ROOT_INO, "n", 0644,
+				   O_RDWR | O_EXCL | FS_CREATE_NOOPEN, NULL, &a, &created, NULL), 0);
+	assert_true(saw(&s, 'e', FS_ROOT_INO, "n"));
+	assert_true(saw(&s, 'i', a.ino, NULL));
+	s.n = 0;
+	assert_int_equal(fs_write_as(f.fs, &nfs, a.ino, 0, "z", 1, &put, NULL), 0);
+	assert_true(saw(&s, 'i', a.ino, NULL));
+	assert_int_equal(s.origin[0], 7);
+
 	/* A failed operation changed nothing and says nothing. */
 	s.n = 0;
 	assert_int_equal(fs_mknod(f.fs, &nfs, FS_ROOT_INO, "a", S_IFREG | 0644, 0, &a, NULL), -EEXIST);
