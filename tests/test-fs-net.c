@@ -133,6 +133,11 @@ static void test_handles_and_generations(void **state)
 	assert_int_equal(fs_unlink(f.fs, ROOT, FS_ROOT_INO, "f", NULL), 0);
 	assert_int_equal(fs_getattr_handle(f.fs, ino, fa.generation, &a), 0);
 	assert_int_equal(a.nlink, 0);
+	size_t n;
+	bool eof;
+	char buf[4];
+	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 0, "ab", 2, &n, NULL), 0);
+	assert_int_equal(fs_read_as(f.fs, ROOT, ino, 0, buf, 2, &n, &eof), 0);
 	fs_release(f.fs, ino);
 	assert_int_equal(fs_getattr_handle(f.fs, ino, fa.generation, &a), -ESTALE);
 	assert_int_equal(fs_open_file(f.fs, ROOT, ino, O_RDONLY), -ENOENT);

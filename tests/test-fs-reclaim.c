@@ -91,6 +91,11 @@ static void test_sparse_terabyte_in_chunks(void **state)
 	assert_true(orphan_key(&f, ino));
 	assert_int_equal(fs_getattr_handle(f.fs, ino, 0, &a), -ESTALE);
 	assert_int_equal(fs_open_file(f.fs, ROOT, ino, O_RDONLY), -ENOENT);
+	/* Stateless I/O by an old handle must not bring data back. */
+	char buf[4];
+	bool eof;
+	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 0, "x", 1, &n, NULL), -ESTALE);
+	assert_int_equal(fs_read_as(f.fs, ROOT, ino, 0, buf, 1, &n, &eof), -ESTALE);
 	/* Nothing reclaimed yet: its bytes and inode still count. */
 	assert_int_equal(usage(&f).used_blocks, full.used_blocks);
 	assert_int_equal(usage(&f).inodes, full.inodes);

@@ -260,6 +260,8 @@ static int read_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uin
 		r = -EISDIR;
 	else if (!S_ISREG(in.mode))
 		r = -EINVAL;
+	else if (c && in.nlink == 0 && fs_open_count(fs, ino) == 0)
+		r = -ESTALE; /* stateless: the file is gone */
 	else if (c)
 		r = fs_may_io(c, &in, false);
 	if (r == 0 && off < in.size) {
@@ -309,6 +311,10 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 	}
 	if (r == 0 && !S_ISREG(in->mode))
 		r = S_ISDIR(in->mode) ? -EISDIR : -EINVAL;
+	/* A stateless write by handle to a file nobody holds any more would
+	 * bring back data the reclaimer is removing. */
+	if (r == 0 && check && in->nlink == 0 && fs_open_count(fs, ino) == 0)
+		r = -ESTALE;
 	if (r == 0 && check)
 		r = fs_may_io(c, in, true);
 	uint64_t end = off + len;

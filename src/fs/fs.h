@@ -258,7 +258,8 @@ int fs_write_ex(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t o
 /* Stateless reads and writes (NFS): no open file; c is checked on every
  * call with knfsd's rules: the owner may read and write a file it owns
  * whatever its mode bits (it may have just created it mode 0444), and a
- * file that may be executed may be read.  *eof: the read reached the end. */
+ * file that may be executed may be read.  *eof: the read reached the end.
+ * -ESTALE for a file that lost its last name and is not open. */
 int fs_read_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off, void *buf,
 	       size_t len, size_t *got, bool *eof);
 int fs_write_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
