@@ -96,6 +96,11 @@ static void test_sparse_terabyte_in_chunks(void **state)
 	bool eof;
 	assert_int_equal(fs_write_as(f.fs, ROOT, ino, 0, "x", 1, &n, NULL), -ESTALE);
 	assert_int_equal(fs_read_as(f.fs, ROOT, ino, 0, buf, 1, &n, &eof), -ESTALE);
+	assert_int_equal(fs_write(f.fs, ROOT, ino, 0, "x", 1, &n), -ESTALE);
+	sa.size = 1;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), -ESTALE);
+	assert_int_equal(fs_setxattr(f.fs, ROOT, ino, "user.a", "1", 1, 0, NULL), -ESTALE);
+	assert_int_equal(fs_fallocate(f.fs, ROOT, ino, 0, 0, 10, NULL), -ESTALE);
 	/* Nothing reclaimed yet: its bytes and inode still count. */
 	assert_int_equal(usage(&f).used_blocks, full.used_blocks);
 	assert_int_equal(usage(&f).inodes, full.inodes);

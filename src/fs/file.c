@@ -41,6 +41,11 @@ uint32_t fs_open_count(struct fs *fs, uint64_t ino)
 	return n;
 }
 
+bool fs_inode_gone(struct fs *fs, const struct inode *in)
+{
+	return in->nlink == 0 && fs_open_count(fs, in->ino) == 0;
+}
+
 void fs_open_count_add(struct fs *fs, uint64_t ino)
 {
 	pthread_mutex_lock(&fs->open_mu);
@@ -313,7 +318,7 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 		r = S_ISDIR(in->mode) ? -EISDIR : -EINVAL;
 	/* A stateless write by handle to a file nobody holds any more would
 	 * bring back data the reclaimer is removing. */
-	if (r == 0 && check && in->nlink == 0 && fs_open_count(fs, ino) == 0)
+	if (r == 0 && fs_inode_gone(fs, in))
 		r = -ESTALE;
 	if (r == 0 && check)
 		r = fs_may_io(c, in, true);
@@ -418,6 +423,8 @@ int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode,
 	}
 	if (r == 0 && !S_ISREG(in->mode))
 		r = S_ISDIR(in->mode) ? -EISDIR : -ENODEV;
+	else if (r == 0 && fs_inode_gone(fs, in))
+		r = -ESTALE;
 	uint64_t end = off + len;
 	int64_t growth = r == 0 && !keep && end > in->size ? (int64_t)(end - in->size) : 0;
 	if (r == 0)

@@ -275,6 +275,8 @@ int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struc
 	unsigned v = sa->valid;
 	/* The guard is checked under the inode's lock: no change slips in
 	 * between the check and the update. */
+	if (r == 0 && fs_inode_gone(fs, in))
+		r = -ESTALE;
 	if (r == 0 && (v & FS_SET_GUARD_CTIME) &&
 	    (in->ctime.tv_sec != sa->guard_ctime.tv_sec ||
 	     in->ctime.tv_nsec != sa->guard_ctime.tv_nsec))

@@ -207,6 +207,9 @@ int fs_check_name(const char *name);
 
 /* ---- open files (file.c) ---- */
 uint32_t fs_open_count(struct fs *fs, uint64_t ino);
+/* Lost its last name and nobody has it open: changes by handle are
+ * -ESTALE (its data may be being reclaimed). */
+bool fs_inode_gone(struct fs *fs, const struct inode *in);
 void fs_open_count_add(struct fs *fs, uint64_t ino);
 /* The last link of in went (in the op): drop it now (small, not open),
  * keep it as an orphan (open), or hand its data to the reclaimer (big). */

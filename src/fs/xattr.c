@@ -100,6 +100,8 @@ static int xattr_change(struct fs *fs, const struct fs_cred *c, enum fs_op_kind 
 		fs_op_lock(&op, ino, 0, 0, 0);
 		r = fs_op_load(&op, ino, &in);
 	}
+	if (r == 0 && fs_inode_gone(fs, in))
+		r = -ESTALE;
 	if (r == 0)
 		r = may_xattr(c, in, name, true);
 	size_t kl = r == 0 ? fs_key_xattr(k, ino, name) : 0;
