@@ -44,6 +44,10 @@
  *    a writer) punches its data FS_RECLAIM_CHUNK_BYTES of stored extents
  *    per transaction, then deletes the record.  fs_statfs counts its bytes
  *    until they are gone.  A crash in between resumes at the next start.
+ *    Such an inode (no name, not open) is gone for callers: getattr by
+ *    handle, stateless I/O, setattr, xattr changes and fallocate are
+ *    -ESTALE, fs_open_file -ENOENT.  (A shrinking truncate is still one
+ *    batch, however much it removes.)
  *
  * Metadata keys (big-endian integers):
  *   'I' ino              inode record (docs/DESIGN.md has the format)
