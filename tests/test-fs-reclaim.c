@@ -398,6 +398,109 @@ static void test_crash_between_chunks(void **state)
 	free(dir);
 }
 
+static void fill_pattern(struct fsfix *f, uint64_t ino, uint64_t bytes, uint8_t seed)
+{
+	uint8_t *buf = xmalloc(bytes);
+	size_t n;
+	for (uint64_t i = 0; i < bytes; i++)
+		buf[i] = (uint8_t)(i * 7 + seed) | 1;
+	assert_int_equal(fs_write(f->fs, ROOT, ino, 0, buf, bytes, &n), 0);
+	free(buf);
+}
+
+static void expect_zeros(struct fsfix *f, uint64_t ino, uint64_t off, size_t len)
+{
+	uint8_t *buf = xmalloc(len);
+	size_t n;
+	assert_int_equal(fs_read(f->fs, ino, off, buf, len, &n), 0);
+	assert_int_equal(n, len);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i])
+			fail_msg("byte %llu reads %u: old data showed through a truncate",
+				 (unsigned long long)(off + i), buf[i]);
+	free(buf);
+}
+
+/* A big shrink of a file that keeps its name: the size drops at once,
+ * the data past it goes chunk by chunk, and growing the file again first
+ * finishes that work, so no old byte shows through. */
+static void test_big_shrink_in_chunks(void **state)
+{
+	struct fsfix f;
+	struct fs_attr a;
+	size_t n;
+	uint8_t got[64];
+	open_paused(&f, "reclaim-shrink", 4 * E);
+	struct usage base = usage(&f);
+	uint64_t ino = fsfix_mk(&f, ROOT, FS_ROOT_INO, "f", S_IFREG | 0644);
+	fill_pattern(&f, ino, 64 * E, 3);
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = E + 100 };
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, &a, NULL), 0);
+	assert_int_equal(a.size, E + 100);
+	assert_int_equal(extent_keys(&f, ino), 64); /* still there, out of reach */
+	assert_true(orphan_key(&f, ino));
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks + (E + 100 + 4095) / 4096);
+	assert_int_equal(fs_read(f.fs, ino, E + 90, got, sizeof got, &n), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(got[9], (uint8_t)((E + 99) * 7 + 3) | 1);
+	assert_int_equal(fs_reclaim_step(f.fs), 1);
+	assert_int_equal(extent_keys(&f, ino), 60);
+	fsfix_reopen(&f);
+	assert_true(orphan_key(&f, ino));
+	while (fs_reclaim_step(f.fs) == 1)
+		;
+	assert_int_equal(extent_keys(&f, ino), 2);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(fs_getattr(f.fs, ino, &a), 0);
+	assert_int_equal(a.size, E + 100);
+	assert_int_equal(a.blocks, 2 * E / 512);
+	assert_int_equal(a.nlink, 1);
+
+	/* Shrink to 0, then write far out at once: the write finishes the
+	 * trim first, and the gap reads as zeros. */
+	fill_pattern(&f, ino, 64 * E, 5);
+	bool created;
+	assert_int_equal(fs_create(f.fs, ROOT, FS_ROOT_INO, "f", 0644, O_WRONLY | O_TRUNC, NULL, &a,
+				   &created, NULL), 0);
+	fs_release(f.fs, ino);
+	assert_int_equal(a.size, 0);
+	assert_true(orphan_key(&f, ino));
+	assert_int_equal(fs_write(f.fs, ROOT, ino, 40 * E, "x", 1, &n), 0);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(extent_keys(&f, ino), 1);
+	expect_zeros(&f, ino, 0, 40 * E);
+	/* The same for a size change and for fallocate. */
+	fill_pattern(&f, ino, 64 * E, 7);
+	sa.size = 0;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_true(orphan_key(&f, ino));
+	sa.size = 64 * E;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_false(orphan_key(&f, ino));
+	expect_zeros(&f, ino, 0, 64 * E);
+	fill_pattern(&f, ino, 64 * E, 9);
+	sa.size = 10;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_fallocate(f.fs, ROOT, ino, 0, 0, 64 * E, NULL), 0);
+	assert_false(orphan_key(&f, ino));
+	expect_zeros(&f, ino, 10, 64 * E - 10);
+	/* Unlinked while its trim waits: reclaimed as an orphan, counters right. */
+	fill_pattern(&f, ino, 64 * E, 11);
+	sa.size = 0;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_unlink(f.fs, ROOT, FS_ROOT_INO, "f", NULL), 0);
+	while (fs_reclaim_step(f.fs) == 1)
+		;
+	assert_int_equal(fs_getattr(f.fs, ino, &a), -ENOENT);
+	assert_int_equal(extent_keys(&f, ino), 0);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	assert_int_equal(usage(&f).inodes, base.inodes);
+	fsfix_reopen(&f);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	assert_int_equal(usage(&f).inodes, base.inodes);
+	fsfix_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_stale_orphan_keys),
 		cmocka_unit_test(test_background_thread),
 		cmocka_unit_test(test_crash_between_chunks),
+		cmocka_unit_test(test_big_shrink_in_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

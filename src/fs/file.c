@@ -149,13 +149,50 @@ static void kill_priv(const struct fs_cred *c, struct inode *in)
 		in->mode &= ~(uint32_t)S_ISGID;
 }
 
+/* A shrink that drops more stored extents than one reclaim chunk: the
+ * size goes down now, the data past it chunk by chunk (reclaim.c). */
+static bool shrink_is_big(struct fs *fs, const struct inode *in, uint64_t size)
+{
+	uint64_t chunk = fs->o.reclaim_chunk_bytes ? fs->o.reclaim_chunk_bytes :
+						     FS_RECLAIM_CHUNK_BYTES;
+	uint64_t n = chunk / DATA_EXTENT_BYTES;
+	return fs->rc && in->nlink > 0 && size < in->size && in->extents > n &&
+	       (in->size - size) / DATA_EXTENT_BYTES > n && size <= INT64_MAX - DATA_EXTENT_BYTES;
+}
+
+static int shrink_later(struct fs_op *op, struct inode *in, uint64_t size)
+{
+	uint8_t k[9], v[8];
+	uint64_t cut = (size + DATA_EXTENT_BYTES - 1) / DATA_EXTENT_BYTES * DATA_EXTENT_BYTES;
+	uint64_t cursor = cut, old;
+	bool has = false;
+	int r = 0;
+	if (cut > size)
+		r = data_punch(fs_op_txn(op), in->ino, size, cut < in->size ? cut : in->size);
+	/* An earlier shrink's work still pending: start where it is lower. */
+	if (r == 0 && fs_reclaim_queued(op->fs, in->ino) &&
+	    (r = fs_reclaim_cursor(op->fs, in->ino, &old, &has)) == 0 && has && old < cursor)
+		cursor = old;
+	if (r < 0)
+		return r;
+	be64_put(v, cursor);
+	lsm_batch_put(fs_op_batch(op), k, fs_key_orphan(k, in->ino), v, sizeof v);
+	op->reclaim = in->ino;
+	return 0;
+}
+
 int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EFBIG;
+	/* Growing over data a big shrink left behind would show it again. */
+	if (size > in->size && fs_reclaim_queued(op->fs, in->ino) && in->nlink > 0)
+		return FS_TRIM_FIRST;
 	int64_t delta = (int64_t)size - (int64_t)in->size;
 	int r = fs_quota_check(op->fs, delta, 0);
-	if (r == 0)
+	if (r == 0 && shrink_is_big(op->fs, in, size))
+		r = shrink_later(op, in, size);
+	else if (r == 0)
 		r = data_truncate(fs_op_txn(op), in->ino, in->size, size);
 	op->wrote_data = true; /* a partial extent is rewritten */
 	if (r < 0)
@@ -300,9 +337,9 @@ int fs_read_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t of
 	return r;
 }
 
-int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
-		    const void *buf, size_t len, unsigned flags, bool check, size_t *put,
-		    struct fs_wcc_out *wcc)
+static int write_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
+		      const void *buf, size_t len, unsigned flags, bool check, size_t *put,
+		      struct fs_wcc_out *wcc)
 {
 	struct fs_op op;
 	struct inode *in;
@@ -324,6 +361,8 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 		r = fs_may_io(c, in, true);
 	uint64_t end = off + len;
 	int64_t growth = r == 0 && end > in->size ? (int64_t)(end - in->size) : 0;
+	if (r == 0 && growth && len && in->nlink > 0 && fs_reclaim_queued(fs, ino))
+		r = FS_TRIM_FIRST;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
 	if (r == 0 && len) {
@@ -348,6 +387,18 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 			*put = len;
 	}
 	return fs_op_end(&op, r, wcc, ino, 0, 0);
+}
+
+int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
+		    const void *buf, size_t len, unsigned flags, bool check, size_t *put,
+		    struct fs_wcc_out *wcc)
+{
+	int r;
+	while ((r = write_once(fs, c, ino, off, buf, len, flags, check, put, wcc)) ==
+	       FS_TRIM_FIRST)
+		if ((r = fs_reclaim_finish(fs, ino)) < 0)
+			break;
+	return r;
 }
 
 int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
@@ -400,8 +451,8 @@ int fs_sync(struct fs *fs)
 	return data_barrier(fs->data, 0);
 }
 
-int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode, uint64_t off,
-		 uint64_t len, struct fs_wcc_out *wcc)
+static int fallocate_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode,
+			  uint64_t off, uint64_t len, struct fs_wcc_out *wcc)
 {
 	struct fs_op op;
 	struct inode *in;
@@ -427,6 +478,8 @@ int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode,
 		r = -ESTALE;
 	uint64_t end = off + len;
 	int64_t growth = r == 0 && !keep && end > in->size ? (int64_t)(end - in->size) : 0;
+	if (r == 0 && growth && in->nlink > 0 && fs_reclaim_queued(fs, ino))
+		r = FS_TRIM_FIRST;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
 	if (r == 0 && (punch || zero) && off < in->size) {
@@ -467,6 +520,16 @@ static int map_impl(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_
 		len = size - off;
 	/* fs_map_cb and data_map_cb are the same type on purpose. */
 	return data_map(fs->data, ino, off, len, cb, arg);
+}
+
+int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len, struct fs_wcc_out *wcc)
+{
+	int r;
+	while ((r = fallocate_once(fs, c, ino, mode, off, len, wcc)) == FS_TRIM_FIRST)
+		if ((r = fs_reclaim_finish(fs, ino)) < 0)
+			break;
+	return r;
 }
 
 int fs_map(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb, void *arg)

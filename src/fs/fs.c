@@ -260,8 +260,8 @@ static int check_times(const struct fs_cred *c, const struct inode *in, unsigned
 	return 0;
 }
 
-int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struct fs_setattr *sa,
-	       struct fs_attr *out, struct fs_wcc_out *wcc)
+static int setattr_once(struct fs *fs, const struct fs_cred *c, uint64_t ino,
+			const struct fs_setattr *sa, struct fs_attr *out, struct fs_wcc_out *wcc)
 {
 	struct fs_op op;
 	struct inode *in;
@@ -312,6 +312,16 @@ int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struc
 	if (r == 0 && out)
 		fs_inode_attr(in, out);
 	return fs_op_end(&op, r, wcc, ino, 0, 0);
+}
+
+int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struct fs_setattr *sa,
+	       struct fs_attr *out, struct fs_wcc_out *wcc)
+{
+	int r;
+	while ((r = setattr_once(fs, c, ino, sa, out, wcc)) == FS_TRIM_FIRST)
+		if ((r = fs_reclaim_finish(fs, ino)) < 0)
+			break;
+	return r;
 }
 
 static int statfs_impl(struct fs *fs, struct fs_statfs *out)

@@ -46,8 +46,10 @@
  *    until they are gone.  A crash in between resumes at the next start.
  *    Such an inode (no name, not open) is gone for callers: getattr by
  *    handle, stateless I/O, setattr, xattr changes and fallocate are
- *    -ESTALE, fs_open_file -ENOENT.  (A shrinking truncate is still one
- *    batch, however much it removes.)
+ *    -ESTALE, fs_open_file -ENOENT.  A big shrink (truncate) works the
+ *    same way: the size drops in one batch, the data past it goes chunk
+ *    by chunk, and an operation that would grow the file over it first
+ *    finishes that, so old data never shows through.
  *
  * Metadata keys (big-endian integers):
  *   'I' ino              inode record (docs/DESIGN.md has the format)
@@ -55,7 +57,8 @@
  *   'C' parent cookie    name, so readdir resumes from a stable cookie
  *   'X' ino name         extended attribute value
  *   'O' ino              orphan: unlinked while open, or its data still
- *                        being reclaimed
+ *                        being reclaimed (also: data past the size of a
+ *                        file shrunk a lot, still being removed)
  *   'F'                  filesystem counters (next inode, used bytes, inodes)
  *   'U'                  filesystem id (8 random bytes)
  * plus the data plane's 'E', 'S' and 'L' keys.

@@ -24,6 +24,7 @@
 #ifndef BUCKETFS_FS_FS_INT_H
 #define BUCKETFS_FS_FS_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -233,6 +234,16 @@ void fs_reclaim_queue(struct fs *fs, uint64_t ino);
 /* Is the file big enough to be reclaimed in chunks? */
 bool fs_reclaim_big(struct fs *fs, const struct inode *in);
 void fs_reclaim_stats(struct fs *fs, struct fs_stats *out);
+/* Is ino waiting for the reclaimer (an orphan, or a trim past its size)? */
+bool fs_reclaim_queued(struct fs *fs, uint64_t ino);
+/* Do all of ino's reclaim work now, on the caller's thread (no lock held). */
+int fs_reclaim_finish(struct fs *fs, uint64_t ino);
+/* The orphan key's cursor (*has: it holds one). */
+int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has);
+/* fs_set_size's answer when the file must first lose the data a big
+ * shrink left past its size: the caller ends its op, runs
+ * fs_reclaim_finish and starts again. */
+#define FS_TRIM_FIRST (-EINPROGRESS)
 
 /* ---- observers (observe.c) ---- */
 void fs_notify_inode(struct fs *fs, uint32_t origin, uint64_t ino);

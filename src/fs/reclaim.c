@@ -14,6 +14,15 @@
  * and the orphan key.  fs_open() queues every orphan whose inode has no
  * name left; their chunks resume where the cursor says.
  *
+ * A big shrink of a file that keeps its name works the same way: the
+ * batch that lowers the size (fs_set_size) zeroes the partial extent and
+ * writes the orphan key with the cursor at the next extent boundary; what
+ * lies past the size is unreachable (reads, fs_map and the counters go by
+ * the size), and this thread removes it chunk by chunk, then the key.
+ * An operation that would make the file grow past its size first
+ * finishes that work itself (fs_reclaim_finish), so old data never shows
+ * through.
+ *
  * Threads: one, started by fs_reclaim_start on a writer. */
 #include "fs/fs_int.h"
 
@@ -46,16 +55,22 @@ bool fs_reclaim_big(struct fs *fs, const struct inode *in)
 	return S_ISREG(in->mode) && fs->rc && in->extents > chunk / DATA_EXTENT_BYTES;
 }
 
-static int read_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor)
+/* The orphan key's cursor; *has: the key holds one (8 bytes). */
+static int read_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has)
 {
 	uint8_t k[9];
 	struct buf v = BUF_INIT;
 	int r = lsm_get(fs->db, k, fs_key_orphan(k, ino), &v);
 	*cursor = 0;
-	if (r == 0 && v.len == 8)
+	*has = false;
+	if (r == 0 && v.len == 8) {
 		*cursor = be64_get(v.data);
-	else if (r == 0 && v.len != 0)
+		*has = true;
+	} else if (r == 0 && v.len != 0) {
+		log_error("fs: orphan key of inode %" PRIu64 " holds %zu bytes, not 0 or 8", ino,
+			  v.len);
 		r = -EIO;
+	}
 	buf_free(&v);
 	return r;
 }
@@ -64,6 +79,7 @@ static int read_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor)
 struct cut {
 	uint64_t left, end;
 	bool more;
+	uint64_t last_end;        /* end of the last data run seen */
 };
 
 static int cut_cb(void *arg, uint64_t off, uint64_t len, bool data)
@@ -71,6 +87,7 @@ static int cut_cb(void *arg, uint64_t off, uint64_t len, bool data)
 	struct cut *c = arg;
 	if (!data)
 		return 0;
+	c->last_end = off + len;
 	uint64_t n = len / DATA_EXTENT_BYTES;
 	if (n >= c->left) {
 		c->end = off + c->left * DATA_EXTENT_BYTES;
@@ -81,7 +98,10 @@ static int cut_cb(void *arg, uint64_t off, uint64_t len, bool data)
 	return 0;
 }
 
-/* One transaction.  1: more to do, 0: done with this inode, <0: error. */
+/* One transaction.  1: more to do, 0: done with this inode, <0: error.
+ * An orphan (nlink 0) loses its data and then its record; a live inode
+ * with a cursor (a big shrink, fs_set_size) loses the data past its size
+ * and then the key. */
 static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 {
 	struct fs *fs = rc->fs;
@@ -89,21 +109,23 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 	struct inode *in;
 	uint8_t k[9];
 	uint64_t cursor = 0;
+	bool has = false;
 	int more = 0;
 	fs_op_begin(fs, &op, FS_OP_RECLAIM, NULL, true);
 	fs_op_lock(&op, ino, 0, 0, 0);
 	int r = fs_op_load(&op, ino, &in);
-	if (r == -ENOENT || (r == 0 && in->nlink > 0)) {
+	if (r == 0)
+		r = read_cursor(fs, ino, &cursor, &has);
+	bool live = r == 0 && in->nlink > 0;
+	if (r == -ENOENT || (live && !has)) {
 		/* A stale orphan key: nothing (left) to reclaim. */
 		lsm_batch_delete(fs_op_batch(&op), k, fs_key_orphan(k, ino));
 		r = fs_op_commit(&op);
 		return fs_op_end(&op, r, NULL, 0, 0, 0);
 	}
-	if (r == 0 && fs_open_count(fs, ino) > 0)
+	if (r == 0 && !live && fs_open_count(fs, ino) > 0)
 		return fs_op_end(&op, 0, NULL, 0, 0, 0); /* the last release queues it */
-	if (r == 0)
-		r = read_cursor(fs, ino, &cursor);
-	struct cut c = { rc->chunk_bytes / DATA_EXTENT_BYTES, 0, false };
+	struct cut c = { rc->chunk_bytes / DATA_EXTENT_BYTES, 0, false, 0 };
 	if (c.left == 0)
 		c.left = 1;
 	if (r == 0 && S_ISREG(in->mode)) {
@@ -116,15 +138,30 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 		uint8_t v[8];
 		be64_put(v, c.end);
 		lsm_batch_put(fs_op_batch(&op), k, fs_key_orphan(k, ino), v, sizeof v);
+		/* A live inode's size is below its cursor: nothing of it counted. */
 		uint64_t from = cursor < in->size ? cursor : in->size;
 		uint64_t to = c.end < in->size ? c.end : in->size;
-		op.d_bytes -= (int64_t)(to - from);
+		if (!live)
+			op.d_bytes -= (int64_t)(to - from);
 		fs_op_dirty(&op, in);
 		more = 1;
 	} else if (r == 0) {
-		/* Nothing stored past the cursor: the record goes, and with
-		 * it what the orphan still accounted for. */
-		r = fs_delete_inode(&op, in, cursor);
+		/* Less than a chunk left past the cursor: it goes now (it may
+		 * lie past the size: what a big shrink left). */
+		if (c.last_end > INT64_MAX)
+			c.last_end = INT64_MAX; /* the last extent a file can have */
+		if (c.last_end > cursor) {
+			r = data_punch(fs_op_txn(&op), ino, cursor, c.last_end);
+			fs_op_dirty(&op, in);
+		}
+	}
+	if (r == 0 && !more && live) {
+		lsm_batch_delete(fs_op_batch(&op), k, fs_key_orphan(k, ino));
+	} else if (r == 0 && !more) {
+		/* The record goes, and with it what the orphan still
+		 * accounted for. */
+		uint64_t done = c.last_end > cursor ? c.last_end : cursor;
+		r = fs_delete_inode(&op, in, done);
 		if (S_ISREG(in->mode))
 			op.d_bytes += (int64_t)(cursor < in->size ? cursor : in->size);
 	}
@@ -134,9 +171,54 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 		atomic_fetch_add(&rc->chunks, 1);
 	r = fs_op_end(&op, r, NULL, 0, 0, 0);
 	if (r < 0)
-		log_error("fs: reclaim of inode %" PRIu64 " (unlinked) stopped: %s; it resumes "
-			  "at the next start", ino, strerror(-r));
+		log_error("fs: reclaim of inode %" PRIu64 " (%s) stopped: %s; it resumes at the "
+			  "next start", ino, live ? "truncated" : "unlinked", strerror(-r));
 	return r < 0 ? r : more;
+}
+
+/* Under rc->mu. */
+static void queue_remove_locked(struct reclaim *rc, uint64_t ino)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		if (rc->queue[i] == ino) {
+			memmove(rc->queue + i, rc->queue + i + 1, (rc->n - i - 1) * sizeof *rc->queue);
+			rc->n--;
+			return;
+		}
+}
+
+bool fs_reclaim_queued(struct fs *fs, uint64_t ino)
+{
+	struct reclaim *rc = fs->rc;
+	bool queued = false;
+	if (!rc)
+		return false;
+	pthread_mutex_lock(&rc->mu);
+	for (size_t i = 0; i < rc->n && !queued; i++)
+		queued = rc->queue[i] == ino;
+	pthread_mutex_unlock(&rc->mu);
+	return queued;
+}
+
+int fs_reclaim_finish(struct fs *fs, uint64_t ino)
+{
+	struct reclaim *rc = fs->rc;
+	int r;
+	if (!rc)
+		return 0;
+	while ((r = reclaim_chunk(rc, ino)) == 1)
+		;
+	if (r == 0) {
+		pthread_mutex_lock(&rc->mu);
+		queue_remove_locked(rc, ino);
+		pthread_mutex_unlock(&rc->mu);
+	}
+	return r;
+}
+
+int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has)
+{
+	return read_cursor(fs, ino, cursor, has);
 }
 
 static void *reclaim_main(void *arg)
@@ -156,11 +238,8 @@ static void *reclaim_main(void *arg)
 		int r = reclaim_chunk(rc, ino);
 		pthread_mutex_lock(&rc->mu);
 		rc->busy = false;
-		if (r <= 0) {
-			/* Done (or failed: its key waits for the next start). */
-			memmove(rc->queue, rc->queue + 1, (rc->n - 1) * sizeof *rc->queue);
-			rc->n--;
-		}
+		if (r <= 0) /* done (or failed: its key waits for the next start) */
+			queue_remove_locked(rc, ino);
 	}
 	rc->busy = false;
 	pthread_cond_broadcast(&rc->idle);
@@ -223,12 +302,14 @@ static int queue_orphans(struct reclaim *rc)
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct inode in;
 		uint64_t cursor = 0;
+		bool has = false;
 		int e = fs_inode_load(fs, inos[i], &in);
 		if (e == 0) {
 			e = fs_inode_count_extents(fs, &in);
 			if (e == 0)
-				e = read_cursor(fs, inos[i], &cursor);
-			bool queue = e == 0 && (fs_reclaim_big(fs, &in) || cursor > 0);
+				e = read_cursor(fs, inos[i], &cursor, &has);
+			/* Big, begun, or a live inode's trim: the thread's work. */
+			bool queue = e == 0 && (fs_reclaim_big(fs, &in) || has);
 			fs_inode_free(&in);
 			if (queue) {
 				fs_reclaim_queue(fs, inos[i]);
@@ -342,10 +423,7 @@ int fs_reclaim_step(struct fs *fs)
 	int r = reclaim_chunk(rc, ino);
 	if (r <= 0) {
 		pthread_mutex_lock(&rc->mu);
-		if (rc->n && rc->queue[0] == ino) {
-			memmove(rc->queue, rc->queue + 1, (rc->n - 1) * sizeof *rc->queue);
-			rc->n--;
-		}
+		queue_remove_locked(rc, ino);
 		pthread_mutex_unlock(&rc->mu);
 	}
 	return r < 0 ? r : (r == 1 || reclaim_pending(rc)) ? 1 : 0;
