@@ -484,6 +484,30 @@ static void test_big_shrink_in_chunks(void **state)
 	assert_int_equal(fs_fallocate(f.fs, ROOT, ino, 0, 0, 64 * E, NULL), 0);
 	assert_false(orphan_key(&f, ino));
 	expect_zeros(&f, ino, 10, 64 * E - 10);
+	/* Unlinked while open and while its trim waits: growing the open
+	 * file must not show the old data either. */
+	fill_pattern(&f, ino, 64 * E, 13);
+	assert_int_equal(fs_open_file(f.fs, ROOT, ino, O_RDWR), 0);
+	sa.size = 0;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_int_equal(fs_unlink(f.fs, ROOT, FS_ROOT_INO, "f", NULL), 0);
+	while (fs_reclaim_step(f.fs) == 1)
+		;
+	assert_int_equal(fs_write(f.fs, ROOT, ino, 30 * E + 7, "y", 1, &n), 0);
+	expect_zeros(&f, ino, 0, 30 * E + 7);
+	sa.size = 64 * E;
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	expect_zeros(&f, ino, 30 * E + 8, 34 * E - 8);
+	fs_release(f.fs, ino);
+	while (fs_reclaim_step(f.fs) == 1)
+		;
+	assert_int_equal(fs_getattr(f.fs, ino, &a), -ENOENT);
+	assert_int_equal(extent_keys(&f, ino), 0);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	ino = fsfix_mk(&f, ROOT, FS_ROOT_INO, "f", S_IFREG | 0644);
+	base = usage(&f);
+	base.inodes -= 1;
+
 	/* Unlinked while its trim waits: reclaimed as an orphan, counters right. */
 	fill_pattern(&f, ino, 64 * E, 11);
 	sa.size = 0;

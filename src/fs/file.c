@@ -149,6 +149,22 @@ static void kill_priv(const struct fs_cred *c, struct inode *in)
 		in->mode &= ~(uint32_t)S_ISGID;
 }
 
+/* Growing a file to end: a big shrink may have left data past the size.
+ * A named file finishes that first (FS_TRIM_FIRST); an unlinked open one
+ * (whose trim the reclaimer leaves for its last release) clears the range
+ * it exposes in the same batch. */
+static int before_growth(struct fs_op *op, struct inode *in, uint64_t end)
+{
+	if (end <= in->size)
+		return 0;
+	if (in->nlink > 0)
+		return fs_reclaim_queued(op->fs, in->ino) ? FS_TRIM_FIRST : 0;
+	uint64_t to = end + DATA_EXTENT_BYTES - 1;
+	to = to > INT64_MAX ? end : to - to % DATA_EXTENT_BYTES;
+	op->wrote_data = true;
+	return data_punch(fs_op_txn(op), in->ino, in->size, to);
+}
+
 /* A shrink that drops more stored extents than one reclaim chunk: the
  * size goes down now, the data past it chunk by chunk (reclaim.c). */
 static bool shrink_is_big(struct fs *fs, const struct inode *in, uint64_t size)
@@ -185,11 +201,11 @@ int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EFBIG;
-	/* Growing over data a big shrink left behind would show it again. */
-	if (size > in->size && fs_reclaim_queued(op->fs, in->ino) && in->nlink > 0)
-		return FS_TRIM_FIRST;
 	int64_t delta = (int64_t)size - (int64_t)in->size;
 	int r = fs_quota_check(op->fs, delta, 0);
+	/* Growing over data a big shrink left behind would show it again. */
+	if (r == 0)
+		r = before_growth(op, in, size);
 	if (r == 0 && shrink_is_big(op->fs, in, size))
 		r = shrink_later(op, in, size);
 	else if (r == 0)
@@ -361,10 +377,10 @@ static int write_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint
 		r = fs_may_io(c, in, true);
 	uint64_t end = off + len;
 	int64_t growth = r == 0 && end > in->size ? (int64_t)(end - in->size) : 0;
-	if (r == 0 && growth && len && in->nlink > 0 && fs_reclaim_queued(fs, ino))
-		r = FS_TRIM_FIRST;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
+	if (r == 0 && len)
+		r = before_growth(&op, in, end);
 	if (r == 0 && len) {
 		op.wrote_data = true;
 		r = data_write(fs_op_txn(&op), ino, off, buf, len);
@@ -478,10 +494,10 @@ static int fallocate_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, 
 		r = -ESTALE;
 	uint64_t end = off + len;
 	int64_t growth = r == 0 && !keep && end > in->size ? (int64_t)(end - in->size) : 0;
-	if (r == 0 && growth && in->nlink > 0 && fs_reclaim_queued(fs, ino))
-		r = FS_TRIM_FIRST;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
+	if (r == 0 && growth)
+		r = before_growth(&op, in, end);
 	if (r == 0 && (punch || zero) && off < in->size) {
 		op.wrote_data = true;
 		r = data_punch(fs_op_txn(&op), ino, off, end < in->size ? end : in->size);

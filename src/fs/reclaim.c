@@ -41,8 +41,12 @@ struct reclaim {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t work, idle;
-	uint64_t *queue;
+	struct qent {
+		uint64_t ino;
+		uint64_t seq;         /* bumped when queued again while queued */
+	} *queue;
 	size_t n, cap;
+	uint64_t next_seq;
 	bool stop, paused, busy;
 	uint64_t chunk_bytes;
 	_Atomic uint64_t chunks;
@@ -176,15 +180,32 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 	return r < 0 ? r : more;
 }
 
-/* Under rc->mu. */
-static void queue_remove_locked(struct reclaim *rc, uint64_t ino)
+/* Under rc->mu: the inode's entry, or NULL. */
+static struct qent *queue_find_locked(struct reclaim *rc, uint64_t ino)
 {
 	for (size_t i = 0; i < rc->n; i++)
-		if (rc->queue[i] == ino) {
-			memmove(rc->queue + i, rc->queue + i + 1, (rc->n - i - 1) * sizeof *rc->queue);
-			rc->n--;
-			return;
-		}
+		if (rc->queue[i].ino == ino)
+			return &rc->queue[i];
+	return NULL;
+}
+
+/* Under rc->mu: drop the entry, unless it was queued again (seq moved)
+ * after the work that found nothing left began. */
+static void queue_done_locked(struct reclaim *rc, uint64_t ino, uint64_t seq)
+{
+	struct qent *q = queue_find_locked(rc, ino);
+	if (!q || q->seq != seq)
+		return;
+	size_t i = (size_t)(q - rc->queue);
+	memmove(rc->queue + i, rc->queue + i + 1, (rc->n - i - 1) * sizeof *rc->queue);
+	rc->n--;
+}
+
+/* Under rc->mu: the entry's seq (0 if not queued). */
+static uint64_t queue_seq_locked(struct reclaim *rc, uint64_t ino)
+{
+	struct qent *q = queue_find_locked(rc, ino);
+	return q ? q->seq : 0;
 }
 
 bool fs_reclaim_queued(struct fs *fs, uint64_t ino)
@@ -194,8 +215,7 @@ bool fs_reclaim_queued(struct fs *fs, uint64_t ino)
 	if (!rc)
 		return false;
 	pthread_mutex_lock(&rc->mu);
-	for (size_t i = 0; i < rc->n && !queued; i++)
-		queued = rc->queue[i] == ino;
+	queued = queue_find_locked(rc, ino) != NULL;
 	pthread_mutex_unlock(&rc->mu);
 	return queued;
 }
@@ -206,11 +226,14 @@ int fs_reclaim_finish(struct fs *fs, uint64_t ino)
 	int r;
 	if (!rc)
 		return 0;
+	pthread_mutex_lock(&rc->mu);
+	uint64_t seq = queue_seq_locked(rc, ino);
+	pthread_mutex_unlock(&rc->mu);
 	while ((r = reclaim_chunk(rc, ino)) == 1)
 		;
 	if (r == 0) {
 		pthread_mutex_lock(&rc->mu);
-		queue_remove_locked(rc, ino);
+		queue_done_locked(rc, ino, seq);
 		pthread_mutex_unlock(&rc->mu);
 	}
 	return r;
@@ -232,14 +255,14 @@ static void *reclaim_main(void *arg)
 		}
 		if (rc->stop)
 			break;
-		uint64_t ino = rc->queue[0];
+		uint64_t ino = rc->queue[0].ino, seq = rc->queue[0].seq;
 		rc->busy = true;
 		pthread_mutex_unlock(&rc->mu);
 		int r = reclaim_chunk(rc, ino);
 		pthread_mutex_lock(&rc->mu);
 		rc->busy = false;
 		if (r <= 0) /* done (or failed: its key waits for the next start) */
-			queue_remove_locked(rc, ino);
+			queue_done_locked(rc, ino, seq);
 	}
 	rc->busy = false;
 	pthread_cond_broadcast(&rc->idle);
@@ -261,17 +284,19 @@ void fs_reclaim_queue(struct fs *fs, uint64_t ino)
 	if (!rc)
 		return;
 	pthread_mutex_lock(&rc->mu);
-	bool queued = false;
-	for (size_t i = 0; i < rc->n && !queued; i++)
-		queued = rc->queue[i] == ino;
-	if (!queued) {
+	struct qent *q = queue_find_locked(rc, ino);
+	if (q) {
+		q->seq = ++rc->next_seq; /* new work: whoever is at it must look again */
+	} else {
 		if (rc->n == rc->cap) {
 			rc->cap = rc->cap ? rc->cap * 2 : 16;
 			rc->queue = xrealloc(rc->queue, rc->cap * sizeof *rc->queue);
 		}
-		rc->queue[rc->n++] = ino;
-		pthread_cond_signal(&rc->work);
+		rc->queue[rc->n].ino = ino;
+		rc->queue[rc->n].seq = ++rc->next_seq;
+		rc->n++;
 	}
+	pthread_cond_signal(&rc->work);
 	pthread_mutex_unlock(&rc->mu);
 }
 
@@ -418,12 +443,12 @@ int fs_reclaim_step(struct fs *fs)
 		pthread_mutex_unlock(&rc->mu);
 		return r;
 	}
-	uint64_t ino = rc->queue[0];
+	uint64_t ino = rc->queue[0].ino, seq = rc->queue[0].seq;
 	pthread_mutex_unlock(&rc->mu);
 	int r = reclaim_chunk(rc, ino);
 	if (r <= 0) {
 		pthread_mutex_lock(&rc->mu);
-		queue_remove_locked(rc, ino);
+		queue_done_locked(rc, ino, seq);
 		pthread_mutex_unlock(&rc->mu);
 	}
 	return r < 0 ? r : (r == 1 || reclaim_pending(rc)) ? 1 : 0;
