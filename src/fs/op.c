@@ -376,6 +376,10 @@ int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uin
 	      uint64_t dir2)
 {
 	struct fs *fs = op->fs;
+	/* Queued before the lock goes: an op that would grow a file over
+	 * what a big shrink left must see that the work is pending. */
+	if (op->committed && op->reclaim)
+		fs_reclaim_queue(fs, op->reclaim);
 	fs_op_unlock(op);
 	if (op->txn && op->wrote_data)
 		data_throttle(fs->data); /* upload room, with no lock of ours held */
@@ -391,8 +395,6 @@ int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uin
 		for (int i = 0; i < OP_INODES; i++)
 			if (op->slot[i].used && (op->slot[i].dirty || op->slot[i].gone))
 				fs_notify_inode(fs, origin, op->slot[i].in.ino);
-		if (op->reclaim)
-			fs_reclaim_queue(fs, op->reclaim);
 	}
 	for (int i = 0; i < OP_INODES; i++)
 		if (op->slot[i].used)
