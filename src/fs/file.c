@@ -165,6 +165,25 @@ static int before_growth(struct fs_op *op, struct inode *in, uint64_t end)
 	return data_punch(fs_op_txn(op), in->ino, in->size, to);
 }
 
+/* An unlinked open file about to grow to end: clear [size, end) of what
+ * a big shrink may have left, in one batch of its own. */
+static int clear_past_size(struct fs *fs, uint64_t ino, uint64_t end)
+{
+	struct fs_op op;
+	struct inode *in;
+	fs_op_begin(fs, &op, FS_OP_WRITE, NULL, true);
+	fs_op_lock(&op, ino, 0, 0, 0);
+	int r = fs_op_load(&op, ino, &in);
+	if (r == 0 && end > in->size && S_ISREG(in->mode)) {
+		r = before_growth(&op, in, end);
+		if (r == 0) {
+			fs_op_dirty(&op, in);
+			r = fs_op_commit(&op);
+		}
+	}
+	return fs_op_end(&op, r, NULL, 0, 0, 0);
+}
+
 /* A shrink that drops more stored extents than one reclaim chunk: the
  * size goes down now, the data past it chunk by chunk (reclaim.c). */
 static bool shrink_is_big(struct fs *fs, const struct inode *in, uint64_t size)
@@ -354,8 +373,8 @@ int fs_read_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t of
 }
 
 static int write_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
-		      const void *buf, size_t len, unsigned flags, bool check, size_t *put,
-		      struct fs_wcc_out *wcc)
+		      const void *buf, size_t len, unsigned flags, bool check, bool cleared,
+		      size_t *put, struct fs_wcc_out *wcc)
 {
 	struct fs_op op;
 	struct inode *in;
@@ -379,7 +398,12 @@ static int write_once(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint
 	int64_t growth = r == 0 && end > in->size ? (int64_t)(end - in->size) : 0;
 	if (r == 0)
 		r = fs_quota_check(fs, growth, 0);
-	if (r == 0 && len)
+	/* An unlinked open file: the range it grows over is cleared in a
+	 * batch of its own first (a write staged over a range deleted in
+	 * the same transaction is not something the data plane promises). */
+	if (r == 0 && len && end > in->size && in->nlink == 0 && !cleared)
+		r = FS_CLEAR_FIRST;
+	else if (r == 0 && len && in->nlink > 0)
 		r = before_growth(&op, in, end);
 	if (r == 0 && len) {
 		op.wrote_data = true;
@@ -409,12 +433,18 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 		    const void *buf, size_t len, unsigned flags, bool check, size_t *put,
 		    struct fs_wcc_out *wcc)
 {
-	int r;
-	while ((r = write_once(fs, c, ino, off, buf, len, flags, check, put, wcc)) ==
-	       FS_TRIM_FIRST)
-		if ((r = fs_reclaim_finish(fs, ino)) < 0)
-			break;
-	return r;
+	bool cleared = false;
+	for (;;) {
+		int r = write_once(fs, c, ino, off, buf, len, flags, check, cleared, put, wcc);
+		if (r == FS_TRIM_FIRST)
+			r = fs_reclaim_finish(fs, ino);
+		else if (r == FS_CLEAR_FIRST && (r = clear_past_size(fs, ino, off + len)) == 0)
+			cleared = true; /* an unlinked file gets no new leftovers */
+		else
+			return r;
+		if (r < 0)
+			return r;
+	}
 }
 
 int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,

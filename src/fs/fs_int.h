@@ -244,6 +244,8 @@ int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has);
  * shrink left past its size: the caller ends its op, runs
  * fs_reclaim_finish and starts again. */
 #define FS_TRIM_FIRST (-EINPROGRESS)
+/* fs_write's: clear the range an unlinked open file grows over first. */
+#define FS_CLEAR_FIRST (-EALREADY)
 
 /* ---- observers (observe.c) ---- */
 void fs_notify_inode(struct fs *fs, uint32_t origin, uint64_t ino);
