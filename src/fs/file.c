@@ -151,8 +151,9 @@ static void kill_priv(const struct fs_cred *c, struct inode *in)
 
 /* Growing a file to end: a big shrink may have left data past the size.
  * A named file finishes that first (FS_TRIM_FIRST); an unlinked open one
- * (whose trim the reclaimer leaves for its last release) clears the range
- * it exposes in the same batch. */
+ * (whose leftovers the reclaimer keeps for its last release) clears the
+ * range it exposes in the op's batch (writes: clear_past_size, a batch of
+ * its own before the write). */
 static int before_growth(struct fs_op *op, struct inode *in, uint64_t end)
 {
 	if (end <= in->size)
@@ -176,10 +177,8 @@ static int clear_past_size(struct fs *fs, uint64_t ino, uint64_t end)
 	int r = fs_op_load(&op, ino, &in);
 	if (r == 0 && end > in->size && S_ISREG(in->mode)) {
 		r = before_growth(&op, in, end);
-		if (r == 0) {
-			fs_op_dirty(&op, in);
-			r = fs_op_commit(&op);
-		}
+		if (r == 0)
+			r = fs_op_commit(&op); /* the extent hook re-puts the record */
 	}
 	return fs_op_end(&op, r, NULL, 0, 0, 0);
 }
