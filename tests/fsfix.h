@@ -68,8 +68,8 @@ static inline uint64_t fsfix_mk(struct fsfix *f, const struct fs_cred *c, uint64
 				const char *name, uint32_t mode)
 {
 	struct fs_attr a;
-	int r = S_ISDIR(mode) ? fs_mkdir(f->fs, c, parent, name, mode & 07777, &a) :
-				fs_mknod(f->fs, c, parent, name, mode, 0, &a);
+	int r = S_ISDIR(mode) ? fs_mkdir(f->fs, c, parent, name, mode & 07777, &a, NULL) :
+				fs_mknod(f->fs, c, parent, name, mode, 0, &a, NULL);
 	assert_int_equal(r, 0);
 	return a.ino;
 }

@@ -33,7 +33,7 @@ static void write_file(struct fs *fs, const char *name, const char *text)
 {
 	struct fs_attr a;
 	size_t put;
-	assert_int_equal(fs_mknod(fs, &ROOT, FS_ROOT_INO, name, S_IFREG | 0644, 0, &a), 0);
+	assert_int_equal(fs_mknod(fs, &ROOT, FS_ROOT_INO, name, S_IFREG | 0644, 0, &a, NULL), 0);
 	assert_int_equal(fs_open_file(fs, &ROOT, a.ino, O_WRONLY), 0);
 	assert_int_equal(fs_write(fs, &ROOT, a.ino, 0, text, strlen(text), &put), 0);
 	assert_int_equal(put, strlen(text));
@@ -131,7 +131,7 @@ static void test_replica_and_checkpoint_views(void **state)
 	expect_file(r.fs, "kept", "in the checkpoint");
 	struct fs_attr a;
 	assert_int_equal(fs_lookup(r.fs, &ROOT, FS_ROOT_INO, "later", &a), -ENOENT);
-	assert_int_equal(fs_mkdir(r.fs, &ROOT, FS_ROOT_INO, "d", 0755, &a), -EROFS);
+	assert_int_equal(fs_mkdir(r.fs, &ROOT, FS_ROOT_INO, "d", 0755, &a, NULL), -EROFS);
 	stackfix_close(&r);
 
 	/* a view of a checkpoint that does not exist */

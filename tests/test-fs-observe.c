@@ -23,6 +23,7 @@ struct seen {
 	uint64_t ino[LOG_MAX];
 	char name[LOG_MAX][FS_NAME_MAX + 1];
 	int reentered;              /* getattr from inside the callback worked */
+	uint64_t mutate;            /* once: setxattr on this inode from the callback */
 };
 
 static void on_inode(void *arg, uint32_t origin, uint64_t ino)
@@ -39,6 +40,12 @@ static void on_inode(void *arg, uint32_t origin, uint64_t ino)
 	/* The core's locks are not held: calling back must not deadlock. */
 	if (fs_getattr(s->f->fs, ino, &a) == 0)
 		s->reentered++;
+	/* Even a mutation of the same inode: its lock is not held. */
+	if (s->mutate == ino) {
+		s->mutate = 0;
+		if (fs_setxattr(s->f->fs, &FSFIX_ROOT, ino, "user.cb", "1", 1, 0, NULL) == 0)
+			s->reentered += 1000;
+	}
 }
 
 static void on_entry(void *arg, uint32_t origin, uint64_t parent, const char *name)
@@ -76,7 +83,7 @@ static void test_every_mutation_notifies(void **state)
 	struct fs_cred nfs = FSFIX_ROOT;
 	nfs.origin = 7;
 
-	assert_int_equal(fs_mknod(f.fs, &nfs, FS_ROOT_INO, "a", S_IFREG | 0644, 0, &a), 0);
+	assert_int_equal(fs_mknod(f.fs, &nfs, FS_ROOT_INO, "a", S_IFREG | 0644, 0, &a, NULL), 0);
 	uint64_t ino = a.ino;
 	assert_true(saw(&s, 'e', FS_ROOT_INO, "a"));
 	assert_true(saw(&s, 'i', FS_ROOT_INO, NULL));
@@ -90,47 +97,65 @@ static void test_every_mutation_notifies(void **state)
 
 	s.n = 0;
 	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
-	assert_int_equal(fs_setattr(f.fs, &nfs, ino, &sa, NULL), 0);
+	assert_int_equal(fs_setattr(f.fs, &nfs, ino, &sa, NULL, NULL), 0);
 	assert_true(saw(&s, 'i', ino, NULL));
 
 	s.n = 0;
-	assert_int_equal(fs_setxattr(f.fs, &nfs, ino, "user.x", "1", 1, 0), 0);
+	assert_int_equal(fs_setxattr(f.fs, &nfs, ino, "user.x", "1", 1, 0, NULL), 0);
 	assert_true(saw(&s, 'i', ino, NULL));
 	s.n = 0;
-	assert_int_equal(fs_removexattr(f.fs, &nfs, ino, "user.x"), 0);
+	assert_int_equal(fs_removexattr(f.fs, &nfs, ino, "user.x", NULL), 0);
 	assert_true(saw(&s, 'i', ino, NULL));
 
 	s.n = 0;
 	uint64_t d = fsfix_mk(&f, &nfs, FS_ROOT_INO, "d", S_IFDIR | 0755);
-	assert_int_equal(fs_link(f.fs, &nfs, ino, d, "b", &a), 0);
+	assert_int_equal(fs_link(f.fs, &nfs, ino, d, "b", &a, NULL), 0);
 	assert_true(saw(&s, 'e', d, "b"));
 	assert_true(saw(&s, 'i', ino, NULL));
 
 	s.n = 0;
-	assert_int_equal(fs_rename(f.fs, &nfs, d, "b", FS_ROOT_INO, "c", 0), 0);
+	assert_int_equal(fs_rename(f.fs, &nfs, d, "b", FS_ROOT_INO, "c", 0, NULL), 0);
 	assert_true(saw(&s, 'e', d, "b"));
 	assert_true(saw(&s, 'e', FS_ROOT_INO, "c"));
 	assert_true(saw(&s, 'i', d, NULL));
 	assert_true(saw(&s, 'i', FS_ROOT_INO, NULL));
 
 	s.n = 0;
-	assert_int_equal(fs_unlink(f.fs, &nfs, FS_ROOT_INO, "c"), 0);
+	assert_int_equal(fs_unlink(f.fs, &nfs, FS_ROOT_INO, "c", NULL), 0);
 	assert_true(saw(&s, 'e', FS_ROOT_INO, "c"));
 	assert_true(saw(&s, 'i', ino, NULL));
 	s.n = 0;
-	assert_int_equal(fs_rmdir(f.fs, &nfs, FS_ROOT_INO, "d"), 0);
+	assert_int_equal(fs_rmdir(f.fs, &nfs, FS_ROOT_INO, "d", NULL), 0);
 	assert_true(saw(&s, 'e', FS_ROOT_INO, "d"));
 
 	s.n = 0;
-	assert_int_equal(fs_fallocate(f.fs, &nfs, ino, 0, 0, 4096), 0);
+	assert_int_equal(fs_fallocate(f.fs, &nfs, ino, 0, 0, 4096, NULL), 0);
 	assert_true(saw(&s, 'i', ino, NULL));
 	assert_true(s.reentered > 0);
+	s.reentered = 0;
+	s.mutate = ino;
+	assert_int_equal(fs_write(f.fs, &FSFIX_ROOT, ino, 0, "y", 1, &put), 0);
+	assert_true(s.reentered >= 1000);
+	size_t xl;
+	assert_int_equal(fs_getxattr(f.fs, &FSFIX_ROOT, ino, "user.cb", NULL, 0, &xl), 0);
+
+	/* The stateless calls too. */
+	s.n = 0;
+	bool created;
+	assert_int_equal(fs_create(f.fs, &nfs, FS_ROOT_INO, "n", 0644,
+				   O_RDWR | O_EXCL | FS_CREATE_NOOPEN, NULL, &a, &created, NULL), 0);
+	assert_true(saw(&s, 'e', FS_ROOT_INO, "n"));
+	assert_true(saw(&s, 'i', a.ino, NULL));
+	s.n = 0;
+	assert_int_equal(fs_write_as(f.fs, &nfs, a.ino, 0, "z", 1, &put, NULL), 0);
+	assert_true(saw(&s, 'i', a.ino, NULL));
+	assert_int_equal(s.origin[0], 7);
 
 	/* A failed operation changed nothing and says nothing. */
 	s.n = 0;
-	assert_int_equal(fs_mknod(f.fs, &nfs, FS_ROOT_INO, "a", S_IFREG | 0644, 0, &a), -EEXIST);
-	assert_int_equal(fs_unlink(f.fs, &nfs, FS_ROOT_INO, "nope"), -ENOENT);
-	assert_int_equal(fs_setattr(f.fs, &FSFIX_BOB, ino, &sa, NULL), -EPERM);
+	assert_int_equal(fs_mknod(f.fs, &nfs, FS_ROOT_INO, "a", S_IFREG | 0644, 0, &a, NULL), -EEXIST);
+	assert_int_equal(fs_unlink(f.fs, &nfs, FS_ROOT_INO, "nope", NULL), -ENOENT);
+	assert_int_equal(fs_setattr(f.fs, &FSFIX_BOB, ino, &sa, NULL, NULL), -EPERM);
 	assert_int_equal(s.n, 0);
 
 	assert_int_equal(fs_unobserve(f.fs, &OBS, &s), 0);

@@ -258,7 +258,7 @@ static void test_foreign_truncate_reaches_open_file(void **state)
 
 	/* Shrink elsewhere: the open file ends at the new size. */
 	sa.size = 1000;
-	assert_int_equal(fs_setattr(m->f.fs, &c, ino, &sa, &a), 0);
+	assert_int_equal(fs_setattr(m->f.fs, &c, ino, &sa, &a, NULL), 0);
 	assert_true(wait_size(fd, 1000));
 	assert_int_equal(pread(fd, buf, sizeof buf, 0), 1000);
 	assert_memory_equal(buf, data, 1000);
@@ -266,7 +266,7 @@ static void test_foreign_truncate_reaches_open_file(void **state)
 
 	/* Extend elsewhere: zeros past the old end. */
 	sa.size = 6000;
-	assert_int_equal(fs_setattr(m->f.fs, &c, ino, &sa, &a), 0);
+	assert_int_equal(fs_setattr(m->f.fs, &c, ino, &sa, &a, NULL), 0);
 	assert_true(wait_size(fd, 6000));
 	assert_int_equal(pread(fd, buf, sizeof buf, 0), 6000);
 	assert_memory_equal(buf, data, 1000);
@@ -339,7 +339,7 @@ static void test_foreign_names(void **state)
 	/* A miss is cached (entry_timeout 60 s) until the name appears. */
 	assert_int_equal(stat(path_of(m, "new"), &st), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(fs_mknod(m->f.fs, &c, FS_ROOT_INO, "new", S_IFREG | 0644, 0, &a), 0);
+	assert_int_equal(fs_mknod(m->f.fs, &c, FS_ROOT_INO, "new", S_IFREG | 0644, 0, &a, NULL), 0);
 	assert_true(wait_exists(path_of(m, "new"), true));
 	assert_int_equal(stat(path_of(m, "new"), &st), 0);
 	assert_int_equal(st.st_ino, a.ino);
@@ -348,12 +348,12 @@ static void test_foreign_names(void **state)
 	int fd = track(m, open(path_of(m, "gone"), O_WRONLY | O_CREAT, 0644));
 	untrack_close(m, fd);
 	assert_int_equal(stat(path_of(m, "gone"), &st), 0);
-	assert_int_equal(fs_unlink(m->f.fs, &c, FS_ROOT_INO, "gone"), 0);
+	assert_int_equal(fs_unlink(m->f.fs, &c, FS_ROOT_INO, "gone", NULL), 0);
 	assert_true(wait_exists(path_of(m, "gone"), false));
 
 	/* Unlink and create again under the same name: the new inode. */
-	assert_int_equal(fs_unlink(m->f.fs, &c, FS_ROOT_INO, "new"), 0);
-	assert_int_equal(fs_mknod(m->f.fs, &c, FS_ROOT_INO, "new", S_IFREG | 0600, 0, &a), 0);
+	assert_int_equal(fs_unlink(m->f.fs, &c, FS_ROOT_INO, "new", NULL), 0);
+	assert_int_equal(fs_mknod(m->f.fs, &c, FS_ROOT_INO, "new", S_IFREG | 0600, 0, &a, NULL), 0);
 	bool seen = false;
 	for (int i = 0; i < WAIT_MS / 10 && !seen; i++) {
 		seen = stat(path_of(m, "new"), &st) == 0 && st.st_ino == a.ino;
@@ -365,7 +365,7 @@ static void test_foreign_names(void **state)
 
 	/* Rename elsewhere: the old name goes, the new one shows the inode. */
 	assert_int_equal(stat(path_of(m, "renamed"), &st), -1);
-	assert_int_equal(fs_rename(m->f.fs, &c, FS_ROOT_INO, "new", FS_ROOT_INO, "renamed", 0), 0);
+	assert_int_equal(fs_rename(m->f.fs, &c, FS_ROOT_INO, "new", FS_ROOT_INO, "renamed", 0, NULL), 0);
 	assert_true(wait_exists(path_of(m, "new"), false));
 	assert_true(wait_exists(path_of(m, "renamed"), true));
 	assert_int_equal(stat(path_of(m, "renamed"), &st), 0);
@@ -400,7 +400,7 @@ static void test_own_changes_send_nothing(void **state)
 	/* The counters do move for a change made elsewhere. */
 	struct fs_cred c = other();
 	struct fs_attr a;
-	assert_int_equal(fs_mkdir(m->f.fs, &c, FS_ROOT_INO, "theirs", 0755, &a), 0);
+	assert_int_equal(fs_mkdir(m->f.fs, &c, FS_ROOT_INO, "theirs", 0755, &a, NULL), 0);
 	for (int i = 0; i < WAIT_MS / 10 && sent(m) == before; i++)
 		sleep_ms(10);
 	assert_true(sent(m) > before);

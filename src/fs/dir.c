@@ -5,7 +5,8 @@
  * Cookies come from the directory's own counter and are never reused, so
  * a listing resumed from a cookie sees every entry that existed for the
  * whole listing exactly once, whatever was created or removed meanwhile.
- * Cookies 1 and 2 are "." and "..". */
+ * Cookies 1 and 2 are "." and "..".  As cookies never change meaning,
+ * the cookie verifier a directory hands out is constant: its generation. */
 #include "fs/fs_int.h"
 
 #include <dirent.h>
@@ -103,8 +104,26 @@ int fs_dir_empty(struct fs *fs, uint64_t dir)
 	return r;
 }
 
-int fs_readdir(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
-	       fs_dirent_cb cb, void *arg)
+/* One listing, with or without attributes (plus: cb_plus). */
+struct lister {
+	fs_dirent_cb cb;
+	fs_direntplus_cb cb_plus;
+	void *arg;
+};
+
+static int emit(struct fs *fs, const struct lister *l, const char *name, uint64_t ino,
+		uint32_t type, uint64_t next)
+{
+	if (!l->cb_plus)
+		return l->cb(l->arg, name, ino, type, next);
+	struct fs_attr a;
+	if (fs_attr_load(fs, ino, &a) < 0)
+		return 0; /* went since the listing saw it */
+	return l->cb_plus(l->arg, name, &a, next);
+}
+
+static int list(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
+		const struct lister *l)
 {
 	struct inode dir;
 	int r = fs_inode_load(fs, ino, &dir);
@@ -117,9 +136,9 @@ int fs_readdir(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t co
 	r = fs_may(c, &dir, R_OK);
 	if (r < 0)
 		goto out;
-	if (cookie < 1 && cb(arg, ".", ino, DT_DIR, 1))
+	if (cookie < 1 && emit(fs, l, ".", ino, DT_DIR, 1))
 		goto out;
-	if (cookie < 2 && cb(arg, "..", dir.parent ? dir.parent : ino, DT_DIR, 2))
+	if (cookie < 2 && emit(fs, l, "..", dir.parent ? dir.parent : ino, DT_DIR, 2))
 		goto out;
 	uint8_t prefix[9], start[17];
 	struct lsm_iter *it;
@@ -144,12 +163,46 @@ int fs_readdir(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t co
 		 * this lookup may disagree if the entry just went: skip it. */
 		if (fs_dir_get(fs, ino, name, &child, &type, NULL) < 0)
 			continue;
-		if (cb(arg, name, child, type, be64_get(k + 9)))
+		if (emit(fs, l, name, child, type, be64_get(k + 9)))
 			break;
 	}
 	r = lsm_iter_status(it);
 	lsm_iter_free(it);
 out:
+	fs_inode_free(&dir);
+	return r;
+}
+
+int fs_readdir(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
+	       fs_dirent_cb cb, void *arg)
+{
+	uint64_t t0 = fs_clock_ns();
+	struct lister l = { cb, NULL, arg };
+	int r = list(fs, c, ino, cookie, &l);
+	fs_stat_count(fs, FS_OP_READDIR, t0, r);
+	return r;
+}
+
+int fs_readdirplus(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
+		   fs_direntplus_cb cb, void *arg)
+{
+	uint64_t t0 = fs_clock_ns();
+	struct lister l = { NULL, cb, arg };
+	int r = list(fs, c, ino, cookie, &l);
+	fs_stat_count(fs, FS_OP_READDIR, t0, r);
+	return r;
+}
+
+int fs_readdir_verifier(struct fs *fs, uint64_t ino, uint64_t *verf)
+{
+	struct inode dir;
+	int r = fs_inode_load(fs, ino, &dir);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(dir.mode))
+		*verf = dir.generation;
+	else
+		r = -ENOTDIR;
 	fs_inode_free(&dir);
 	return r;
 }

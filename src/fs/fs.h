@@ -3,33 +3,74 @@
  * FUSE, NFSv3, 9P2000.L and NBD all call these functions; the core alone
  * owns the rules of POSIX (permissions, errno values, timestamps, link
  * counts, rename semantics), so every frontend behaves alike.  Frontends
- * never touch the LSM or the data plane.
+ * never touch the LSM or the data plane: this header names them only as
+ * incomplete types.  Where a protocol needs more than POSIX, the core does
+ * what a Linux NFS server over ext4 makes a client see.
  *
- * Every call takes the caller's credentials and returns 0 or a negative
- * errno.  Every mutation is ONE atomic batch of the metadata LSM (through
- * the data plane's transactions, so data and metadata commit together):
- * a crash never leaves a half-done rename or a dangling entry.  Changes
- * are durable after fs_fsync() / fs_sync() (the verified barrier) or the
- * periodic flush.
+ * Contract:
+ *  - Every call takes the caller's credentials and returns 0 or a negative
+ *    errno.  Every mutation is ONE atomic batch of the metadata LSM
+ *    (through the data plane's transactions, so data and metadata commit
+ *    together): a crash never leaves a half-done rename or a dangling
+ *    entry.  The one exception is the removal of a big file's data, which
+ *    runs in bounded chunks after its last name went (see "Orphans").
+ *  - fs_commit() / fs_fsync() make one inode's changes durable (free when
+ *    they already are), fs_sync() everything; the periodic flush does it
+ *    in the background.
+ *  - Every mutation can report NFS-style weak cache consistency data
+ *    (struct fs_wcc_out: attributes before and after, for the object and
+ *    its parent directories); pass NULL when not wanted.  Every mutation
+ *    bumps the change counter (fs_attr.change) of each inode it changes;
+ *    it is persisted and never goes back.  Every committed mutation is
+ *    reported to the observers (fs_observe) after the core let go of its
+ *    locks.
+ *  - Handles: inode numbers are 64-bit and never reused in one store; the
+ *    generation of an inode is the writer incarnation (epoch) that created
+ *    it, so (ino, generation) is unique forever, even when a crash makes
+ *    a number be handed out again.  fs_fsid() names the filesystem.  The
+ *    root directory is inode FS_ROOT_INO, generation 1.
+ *  - Readdir cookies are stable 64-bit values: an entry keeps its cookie
+ *    as long as it exists, cookies are never reused in a directory, and a
+ *    listing resumed from any cookie sees every entry that existed
+ *    throughout exactly once.  The cookie verifier of a directory
+ *    (fs_readdir_verifier) is therefore constant for the directory's life:
+ *    its generation; a client holding cookies of a directory that was
+ *    removed gets -ESTALE from the handle, never wrong entries.
+ *  - Orphans: a file whose last name goes while it is open keeps its
+ *    record (nlink 0) until the last fs_release.  A file whose data must
+ *    go (last name and no open, or last release) is deleted at once when
+ *    small; a big one gets an orphan key in the same batch that drops the
+ *    name, and a background thread (the reclaimer, started by fs_open on
+ *    a writer) punches its data FS_RECLAIM_CHUNK_BYTES of stored extents
+ *    per transaction, then deletes the record.  fs_statfs counts its bytes
+ *    until they are gone.  A crash in between resumes at the next start.
+ *    Such an inode (no name, not open) is gone for callers: getattr by
+ *    handle, stateless I/O, setattr, xattr changes and fallocate are
+ *    -ESTALE, fs_open_file -ENOENT.  A big shrink (truncate) works the
+ *    same way: the size drops in one batch, the data past it goes chunk
+ *    by chunk, and an operation that would grow the file over it first
+ *    finishes that, so old data never shows through.
  *
- * Inode numbers are 64-bit and never reused; the root directory is inode
- * FS_ROOT_INO.  Metadata keys (big-endian integers):
- *   'I' ino              inode record
+ * Metadata keys (big-endian integers):
+ *   'I' ino              inode record (docs/DESIGN.md has the format)
  *   'D' parent name      directory entry: child ino, type, readdir cookie
  *   'C' parent cookie    name, so readdir resumes from a stable cookie
  *   'X' ino name         extended attribute value
- *   'O' ino              orphan: unlinked while open (reclaimed at the last
- *                        release, or at the next start after a crash)
+ *   'O' ino              orphan: unlinked while open, or its data still
+ *                        being reclaimed (also: data past the size of a
+ *                        file shrunk a lot, still being removed)
  *   'F'                  filesystem counters (next inode, used bytes, inodes)
+ *   'U'                  filesystem id (8 random bytes)
  * plus the data plane's 'E', 'S' and 'L' keys.
  *
  * Locks (fs_getlk, fs_setlk, fs_flock) are advisory and kept in memory
  * only, as an NFS/NLM or 9P server keeps them: a restart loses them and
  * clients reclaim them.
  *
- * Threads: none of its own beyond the data plane's and the LSM's.  All
- * calls are thread-safe; operations on one inode are serialised by a
- * per-inode lock (several inodes: locked in inode order). */
+ * Threads: the reclaimer (writer only), plus the data plane's and the
+ * LSM's.  All calls are thread-safe; operations on one inode are
+ * serialised by a per-inode lock (several inodes: locked in a fixed
+ * order), and no lock of the core is held while waiting for uploads. */
 #ifndef BUCKETFS_FS_FS_H
 #define BUCKETFS_FS_FS_H
 
@@ -39,9 +80,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "data/data.h"
-#include "lsm/lsm.h"
-#include "store/objstore.h"
+struct lsm;
+struct data;
 
 #define FS_ROOT_INO 1
 #define FS_NAME_MAX 255
@@ -71,6 +111,26 @@ struct fs_attr {
 	uint64_t rdev;
 	struct timespec atime, mtime, ctime;
 	uint64_t generation;
+	uint64_t change;          /* bumped by every change of data or metadata */
+};
+
+/* Weak cache consistency data of one inode (NFSv3 wcc_data): what it was
+ * before the operation and what it is after.  pre is set when the
+ * operation found the inode (not for one it created), post when the inode
+ * still exists afterwards; a failed operation reports post = pre. */
+struct fs_wcc {
+	bool pre_valid, post_valid;
+	uint64_t pre_size;
+	struct timespec pre_mtime, pre_ctime;
+	uint64_t pre_change;
+	struct fs_attr post;
+};
+
+/* What a mutation changed: obj is the inode operated on (the file
+ * written, the inode created, linked, removed or renamed), dir its parent
+ * directory (rename: the old parent), dir2 the new parent of a rename. */
+struct fs_wcc_out {
+	struct fs_wcc obj, dir, dir2;
 };
 
 /* fs_setattr: which fields to change. */
@@ -84,6 +144,12 @@ enum {
 	FS_SET_ATIME_NOW = 1 << 6,
 	FS_SET_MTIME_NOW = 1 << 7,
 	FS_SET_CTIME = 1 << 8,       /* to ctime below (NFS, 9P) */
+	FS_SET_OWNER_OVERRIDE = 1 << 9, /* stateless callers (NFS): the owner may
+					   change the size whatever the mode
+					   says, as with fs_write_as (knfsd) */
+	FS_SET_GUARD_CTIME = 1 << 10, /* NFS SETATTR guard: change nothing and
+					 return -EAGAIN (NFS3ERR_NOT_SYNC)
+					 unless ctime is guard_ctime */
 };
 
 struct fs_setattr {
@@ -91,6 +157,7 @@ struct fs_setattr {
 	uint32_t mode, uid, gid;
 	uint64_t size;
 	struct timespec atime, mtime, ctime;
+	struct timespec guard_ctime;
 };
 
 struct fs_statfs {
@@ -100,75 +167,151 @@ struct fs_statfs {
 };
 
 struct fs_options {
-	lsm *db;                  /* not owned */
+	struct lsm *db;           /* not owned */
 	struct data *data;        /* not owned */
 	bool read_only;           /* every mutation is EROFS */
 	uint64_t max_size;        /* quota in bytes (0 = none): ENOSPC past it */
 	uint64_t max_inodes;      /* 0 = none */
 	bool atime;               /* update atime on read (relatime rules) */
+	uint64_t reclaim_chunk_bytes; /* stored bytes punched per reclaim
+					 transaction (0: FS_RECLAIM_CHUNK_BYTES) */
+	bool reclaim_paused;      /* tests: start with the reclaimer paused */
 };
 
+#define FS_RECLAIM_CHUNK_BYTES (64ull << 20)
+
 /* Open the filesystem in db (creating the root directory on an empty
- * tree, owned by uid/gid 0, mode 0755) and reclaim orphans left by a crash. */
+ * tree, owned by uid/gid 0, mode 0755; giving a writer's store a
+ * filesystem id if it has none), and on a writer start the reclaimer,
+ * which first finishes the deletes a crash interrupted. */
 int fs_open(const struct fs_options *o, struct fs **out);
+/* Stops the reclaimer between two chunks (the rest waits for the next
+ * start).  Does not run a barrier: the caller closes the data plane. */
 void fs_close(struct fs *fs);
+
+/* ---- identity (stateless frontends) ---- */
+/* The filesystem id: random at creation, kept in the store ('U').  A
+ * read-only instance of a store that has none yet (made before ids
+ * existed, no writer opened since) gets one derived from the store's
+ * first clean-shutdown lineage, the same on every open. */
+uint64_t fs_fsid(struct fs *fs);
+/* 8 random bytes chosen at fs_open: they change on every restart, so an
+ * NFS client knows to resend writes not yet committed (WRITE/COMMIT verf). */
+void fs_write_verifier(struct fs *fs, uint8_t out[8]);
+/* getattr of a handle: -ESTALE if the inode is gone (deleted, or unlinked
+ * and not open) or its generation is not gen. */
+int fs_getattr_handle(struct fs *fs, uint64_t ino, uint64_t gen, struct fs_attr *out);
 
 int fs_lookup(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
 	      struct fs_attr *out);
 int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out);
 int fs_setattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const struct fs_setattr *sa,
-	       struct fs_attr *out);
+	       struct fs_attr *out, struct fs_wcc_out *wcc);
 /* mask: R_OK | W_OK | X_OK, or F_OK. */
 int fs_access(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mask);
 
 /* mode holds the file type (S_IFREG, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK)
- * and permission bits, umask already applied by the caller. */
+ * and permission bits, umask already applied by the caller.  wcc: obj is
+ * the new inode (post only), dir the parent. */
 int fs_mknod(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	     uint32_t mode, uint64_t rdev, struct fs_attr *out);
+	     uint32_t mode, uint64_t rdev, struct fs_attr *out, struct fs_wcc_out *wcc);
 int fs_mkdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	     uint32_t mode, struct fs_attr *out);
+	     uint32_t mode, struct fs_attr *out, struct fs_wcc_out *wcc);
 int fs_symlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	       const char *target, struct fs_attr *out);
+	       const char *target, struct fs_attr *out, struct fs_wcc_out *wcc);
+
+/* Create a regular file and open it in one step (open(2) with O_CREAT,
+ * NFS CREATE, 9P lcreate).  flags: open(2) flags; O_EXCL: fail with
+ * -EEXIST if the name exists, except for an exclusive create with a
+ * verifier (verf not NULL: NFS CREATE EXCLUSIVE), which stores the 8
+ * bytes in atime/mtime as Linux does until the first setattr, so a retry
+ * with the same verifier finds its own file and succeeds, and another
+ * verifier gets -EEXIST.  Without O_EXCL an existing file is opened
+ * (permission checked, O_TRUNC truncates; -EISDIR for a directory).  A new
+ * file is opened whatever its mode says.  Unless flags has FS_CREATE_NOOPEN
+ * the open is counted (fs_release it).  *created says if the file is new. */
+#define FS_CREATE_NOOPEN (1 << 30)
+int fs_create(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	      uint32_t mode, int flags, const uint8_t *verf, struct fs_attr *out, bool *created,
+	      struct fs_wcc_out *wcc);
+
 /* Copies the target (not NUL-terminated) into buf; *len gets its length. */
 int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len);
+/* wcc: obj the inode, dir the new parent. */
 int fs_link(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t newparent,
-	    const char *newname, struct fs_attr *out);
-int fs_unlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name);
-int fs_rmdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name);
-/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+	    const char *newname, struct fs_attr *out, struct fs_wcc_out *wcc);
+/* wcc: obj the inode that lost the name, dir the parent. */
+int fs_unlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	      struct fs_wcc_out *wcc);
+int fs_rmdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	     struct fs_wcc_out *wcc);
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.  wcc: obj the source,
+ * dir the old parent, dir2 the new parent. */
 int fs_rename(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	      uint64_t newparent, const char *newname, unsigned flags);
+	      uint64_t newparent, const char *newname, unsigned flags, struct fs_wcc_out *wcc);
 
 /* Open files: an unlinked file stays readable until its last release.
  * flags are open(2) flags; permission is checked here (O_TRUNC truncates). */
 int fs_open_file(struct fs *fs, const struct fs_cred *c, uint64_t ino, int flags);
 void fs_release(struct fs *fs, uint64_t ino);
 
+/* Reads and writes through an open file: the permission was checked at
+ * open (c only decides whether setuid/setgid are dropped). */
 int fs_read(struct fs *fs, uint64_t ino, uint64_t off, void *buf, size_t len, size_t *got);
-/* Writes are done with the credentials checked at open; clears setuid and
- * setgid as Linux does when c is not privileged. */
 int fs_write(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
 	     const void *buf, size_t len, size_t *put);
 /* fs_write_ex flags. */
 #define FS_WRITE_KEEP_TIMES 1   /* the caller keeps mtime/ctime itself (a kernel
 				   write-back cache, which sends them later) */
 int fs_write_ex(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
-		const void *buf, size_t len, unsigned flags, size_t *put);
-/* The verified durability barrier (lineage 0: this incarnation). */
+		const void *buf, size_t len, unsigned flags, size_t *put, struct fs_wcc_out *wcc);
+
+/* Stateless reads and writes (NFS): no open file; c is checked on every
+ * call with knfsd's rules: the owner may read and write a file it owns
+ * whatever its mode bits (it may have just created it mode 0444), and a
+ * file that may be executed may be read.  *eof: the read reached the end.
+ * -ESTALE for a file that lost its last name and is not open. */
+int fs_read_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off, void *buf,
+	       size_t len, size_t *got, bool *eof);
+int fs_write_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t off,
+		const void *buf, size_t len, size_t *put, struct fs_wcc_out *wcc);
+
+/* Make the inode's committed changes durable (NFS COMMIT, NBD FLUSH,
+ * fsync): free when they already are (the core remembers per inode the
+ * last commit that changed it), else the verified barrier.  off/len are
+ * accepted for the protocols and do not narrow the barrier. */
+int fs_commit(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len);
+/* fs_commit of the whole inode. */
 int fs_fsync(struct fs *fs, uint64_t ino, bool datasync);
+/* The verified barrier for everything (lineage 0: this incarnation). */
 int fs_sync(struct fs *fs);
 /* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE,
  * FALLOC_FL_ZERO_RANGE (optionally |KEEP_SIZE). */
 int fs_fallocate(struct fs *fs, const struct fs_cred *c, uint64_t ino, int mode, uint64_t off,
-		 uint64_t len);
+		 uint64_t len, struct fs_wcc_out *wcc);
+
+/* Data and holes of [off, off+len) clipped to the file's size, in order
+ * (SEEK_DATA/SEEK_HOLE, NBD BLOCK_STATUS): runs are DATA_EXTENT_BYTES
+ * (32 KiB) aligned except where clipped.  cb returns non-zero to stop
+ * (fs_map returns that value).  -EISDIR / -EINVAL for a non-regular file. */
+typedef int (*fs_map_cb)(void *arg, uint64_t off, uint64_t len, bool data);
+int fs_map(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len, fs_map_cb cb, void *arg);
 
 /* Entries after cookie (0 = from the start, "." and ".." included);
- * cb returns non-zero to stop (that entry is not consumed).  Cookies are
- * stable 64-bit values that survive concurrent inserts and deletes. */
+ * cb returns non-zero to stop (that entry is not consumed).  See the top
+ * of this file for what cookies promise. */
 typedef int (*fs_dirent_cb)(void *arg, const char *name, uint64_t ino, uint32_t type,
 			    uint64_t next_cookie);
 int fs_readdir(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
 	       fs_dirent_cb cb, void *arg);
+/* The same with each entry's attributes (READDIRPLUS, 9P readdir): an
+ * entry removed between the listing and the attribute load is skipped. */
+typedef int (*fs_direntplus_cb)(void *arg, const char *name, const struct fs_attr *attr,
+				uint64_t next_cookie);
+int fs_readdirplus(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t cookie,
+		   fs_direntplus_cb cb, void *arg);
+/* The directory's cookie verifier (its generation); -ENOTDIR. */
+int fs_readdir_verifier(struct fs *fs, uint64_t ino, uint64_t *verf);
 
 int fs_statfs(struct fs *fs, struct fs_statfs *out);
 
@@ -177,10 +320,43 @@ int fs_statfs(struct fs *fs, struct fs_statfs *out);
 int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
 		void *buf, size_t size, size_t *len);
 int fs_setxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
-		const void *value, size_t size, int flags);
+		const void *value, size_t size, int flags, struct fs_wcc_out *wcc);
 int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
 		 size_t *len);
-int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name);
+int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
+		   struct fs_wcc_out *wcc);
+
+/* ---- metrics ---- */
+enum fs_op_kind {
+	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_SYMLINK,
+	FS_OP_CREATE, FS_OP_LINK, FS_OP_UNLINK, FS_OP_RMDIR, FS_OP_RENAME, FS_OP_OPEN,
+	FS_OP_RELEASE, FS_OP_READ, FS_OP_WRITE, FS_OP_FALLOCATE, FS_OP_COMMIT, FS_OP_READDIR,
+	FS_OP_SETXATTR, FS_OP_REMOVEXATTR, FS_OP_ATIME, FS_OP_RECLAIM, FS_OP_ACCESS,
+	FS_OP_READLINK, FS_OP_STATFS, FS_OP_GETXATTR, FS_OP_LISTXATTR, FS_OP_MAP, FS_OP_KINDS
+};
+struct fs_op_stats {
+	uint64_t count, errors;   /* calls, and those that returned an error */
+	uint64_t ns;              /* total latency */
+};
+struct fs_stats {
+	struct fs_op_stats op[FS_OP_KINDS];
+	uint64_t commits_skipped;     /* fs_commit with nothing to make durable */
+	uint64_t reclaim_chunks;      /* reclaimer transactions */
+	uint64_t reclaim_pending;     /* inodes waiting for the reclaimer */
+};
+void fs_stats(struct fs *fs, struct fs_stats *out);
+const char *fs_op_name(enum fs_op_kind k);
+
+/* ---- the reclaimer (tests and shutdown) ---- */
+/* Pause (between chunks) or resume it. */
+void fs_reclaim_pause(struct fs *fs, bool paused);
+/* Wait until it has nothing left to do (not while paused: -EAGAIN). */
+int fs_reclaim_wait(struct fs *fs);
+/* While paused: run the next chunk on the caller's thread.  1: more is
+ * queued (this inode or others), 0: the queue is empty (or a read-only
+ * instance), <0: the chunk failed (the inode waits for the next start);
+ * -EBUSY when not paused. */
+int fs_reclaim_step(struct fs *fs);
 
 /* ---- byte-range locks ----
  *

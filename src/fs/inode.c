@@ -1,12 +1,14 @@
-/* inode.c -- inode records, keys, counters and the commit of one operation.
+/* inode.c -- inode records and keys.
  *
  * Inode record ('I' ino), big-endian:
- *   version u8 (1) | mode u32 | uid u32 | gid u32 | nlink u32 | size u64
+ *   version u8 (2) | mode u32 | uid u32 | gid u32 | nlink u32 | size u64
  *   | rdev u64 | generation u64 | atime, mtime, ctime (sec s64, nsec u32)
- *   | parent u64 | next_cookie u64 | symlink target (varint length + bytes)
- * Counters ('F'): next inode u64 (numbers below it may have been handed
- * out), used bytes u64, inodes u64.  Inode numbers are reserved INO_BATCH
- * at a time, so a crash skips some numbers but never reuses one. */
+ *   | parent u64 | next_cookie u64 | change u64 | stored extents u64
+ *   | symlink target (varint length + bytes)
+ * Version 1 (still read) has neither change nor stored extents: its
+ * change counter starts from its ctime in ns (so it never goes back), and
+ * its extents are counted with data_map when needed and written at its
+ * next change. */
 #include "fs/fs_int.h"
 
 #include <errno.h>
@@ -19,7 +21,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define INODE_VERSION 1
+#define INODE_VERSION 2
 
 size_t fs_key_inode(uint8_t *k, uint64_t ino)
 {
@@ -97,6 +99,8 @@ void fs_inode_put(struct lsm_batch *b, const struct inode *in)
 	put_time(&v, &in->ctime);
 	buf_put_be64(&v, in->parent);
 	buf_put_be64(&v, in->next_cookie);
+	buf_put_be64(&v, in->change);
+	buf_put_be64(&v, in->extents);
 	buf_put_bytes(&v, in->target, in->target ? strlen(in->target) : 0);
 	lsm_batch_put(b, k, fs_key_inode(k, in->ino), v.data, v.len);
 	buf_free(&v);
@@ -114,7 +118,8 @@ int fs_inode_load(struct fs *fs, uint64_t ino, struct inode *in)
 	}
 	struct rd rd = rd_make(v.data, v.len);
 	in->ino = ino;
-	if (rd_u8(&rd) != INODE_VERSION)
+	uint8_t version = rd_u8(&rd);
+	if (version != 1 && version != INODE_VERSION)
 		rd.err = true;
 	in->mode = rd_be32(&rd);
 	in->uid = rd_be32(&rd);
@@ -128,6 +133,14 @@ int fs_inode_load(struct fs *fs, uint64_t ino, struct inode *in)
 	get_time(&rd, &in->ctime);
 	in->parent = rd_be64(&rd);
 	in->next_cookie = rd_be64(&rd);
+	if (version >= 2) {
+		in->change = rd_be64(&rd);
+		in->extents = rd_be64(&rd);
+		in->extents_known = true;
+	} else {
+		in->change = (uint64_t)in->ctime.tv_sec * 1000000000u + (uint64_t)in->ctime.tv_nsec;
+		in->extents_known = !S_ISREG(in->mode) || in->size == 0;
+	}
 	size_t tl;
 	const uint8_t *t = rd_bytes(&rd, &tl);
 	if (!rd.err && tl)
@@ -155,126 +168,53 @@ void fs_inode_attr(const struct inode *in, struct fs_attr *out)
 	out->uid = in->uid;
 	out->gid = in->gid;
 	out->size = in->size;
-	/* Apparent size in 512-byte units: holes are not tracked here. */
-	out->blocks = (in->size + 511) / 512;
+	/* What is really stored: a sparse file shows fewer blocks than its
+	 * size.  An old record whose count is unknown says its size. */
+	out->blocks = in->extents_known ? in->extents * (DATA_EXTENT_BYTES / 512) :
+					  (in->size + 511) / 512;
 	out->rdev = in->rdev;
 	out->atime = in->atime;
 	out->mtime = in->mtime;
 	out->ctime = in->ctime;
 	out->generation = in->generation;
+	out->change = in->change;
 }
 
-/* ---- commits ---- */
-
-void fs_commit_init(struct fs *fs, struct fs_commit *c)
+static int count_cb(void *arg, uint64_t off, uint64_t len, bool data)
 {
-	memset(c, 0, sizeof *c);
-	c->txn = data_txn_new(fs->data);
-	c->b = lsm_batch_new();
+	uint64_t *n = arg;
+	if (data)
+		*n += (len + DATA_EXTENT_BYTES - 1) / DATA_EXTENT_BYTES;
+	(void)off;
+	return 0;
 }
 
-static void put_counters(struct fs *fs, struct lsm_batch *b, uint64_t reserved, uint64_t used,
-			 uint64_t inodes)
+int fs_inode_count_extents(struct fs *fs, struct inode *in)
 {
-	uint8_t k[1] = { KEY_COUNTERS }, v[24];
-	be64_put(v, reserved);
-	be64_put(v + 8, used);
-	be64_put(v + 16, inodes);
-	lsm_batch_put(b, k, 1, v, sizeof v);
-	(void)fs;
-}
-
-uint64_t fs_commit_alloc_ino(struct fs *fs, struct fs_commit *c)
-{
-	c->alloc = true;
-	pthread_mutex_lock(&fs->commit_mu);
-	c->ino = fs->next_ino++;
-	return c->ino;
-}
-
-int fs_quota_check(struct fs *fs, int64_t d_bytes, int64_t d_inodes)
-{
-	int r = 0;
-	pthread_mutex_lock(&fs->commit_mu);
-	if (d_bytes > 0 && fs->o.max_size && fs->used_bytes + (uint64_t)d_bytes > fs->o.max_size)
-		r = -ENOSPC;
-	if (d_inodes > 0 && fs->o.max_inodes && fs->inodes + (uint64_t)d_inodes > fs->o.max_inodes)
-		r = -ENOSPC;
-	pthread_mutex_unlock(&fs->commit_mu);
-	return r;
-}
-
-int fs_commit_done(struct fs *fs, struct fs_commit *c)
-{
-	if (!c->alloc)
-		pthread_mutex_lock(&fs->commit_mu);
-	uint64_t used = (uint64_t)((int64_t)fs->used_bytes + c->d_bytes);
-	uint64_t inodes = (uint64_t)((int64_t)fs->inodes + c->d_inodes);
-	uint64_t reserved = fs->reserved_ino;
-	if (fs->next_ino > reserved)
-		reserved = fs->next_ino + INO_BATCH;
-	if (c->d_bytes || c->d_inodes || reserved != fs->reserved_ino)
-		put_counters(fs, c->b, reserved, used, inodes);
-	int r = data_txn_commit(c->txn, c->b, NULL);
-	if (r == 0) {
-		fs->used_bytes = used;
-		fs->inodes = inodes;
-		fs->reserved_ino = reserved;
-	} else if (c->alloc && fs->next_ino == c->ino + 1) {
-		fs->next_ino--; /* nothing used it */
+	if (in->extents_known)
+		return 0;
+	uint64_t n = 0;
+	/* Extents may lie past the size only transiently; count them all. */
+	int r = data_map(fs->data, in->ino, 0, UINT64_MAX, count_cb, &n);
+	if (r < 0) {
+		log_error("fs: inode %" PRIu64 ": cannot count its stored extents: %s", in->ino,
+			  strerror(-r));
+		return r;
 	}
-	pthread_mutex_unlock(&fs->commit_mu);
-	data_txn_free(c->txn);
-	lsm_batch_free(c->b);
-	c->txn = NULL;
-	c->b = NULL;
+	in->extents = n;
+	in->extents_known = true;
+	return 0;
+}
+
+int fs_attr_load(struct fs *fs, uint64_t ino, struct fs_attr *out)
+{
+	struct inode in;
+	int r = fs_inode_load(fs, ino, &in);
+	if (r < 0)
+		return r;
+	r = fs_inode_count_extents(fs, &in);
+	if (r == 0)
+		fs_inode_attr(&in, out);
+	fs_inode_free(&in);
 	return r;
-}
-
-void fs_commit_abort(struct fs *fs, struct fs_commit *c)
-{
-	if (c->alloc)
-		pthread_mutex_unlock(&fs->commit_mu);
-	data_txn_free(c->txn);
-	lsm_batch_free(c->b);
-	c->txn = NULL;
-	c->b = NULL;
-}
-
-/* ---- locks ---- */
-
-static void sort4(uint32_t *s)
-{
-	for (int i = 1; i < 4; i++)
-		for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
-			uint32_t t = s[j];
-			s[j] = s[j - 1];
-			s[j - 1] = t;
-		}
-}
-
-static void stripes_of(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint32_t s[4])
-{
-	uint64_t v[4] = { a, b, c, d };
-	for (int i = 0; i < 4; i++)
-		s[i] = v[i] ? (uint32_t)(v[i] % FS_STRIPES) : UINT32_MAX;
-	sort4(s);
-}
-
-void fs_lock(struct fs *fs, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-	uint32_t s[4];
-	stripes_of(a, b, c, d, s);
-	for (int i = 0; i < 4; i++)
-		if (s[i] != UINT32_MAX && (i == 0 || s[i] != s[i - 1]))
-			pthread_mutex_lock(&fs->stripes[s[i]]);
-}
-
-void fs_unlock(struct fs *fs, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-	uint32_t s[4];
-	stripes_of(a, b, c, d, s);
-	for (int i = 3; i >= 0; i--)
-		if (s[i] != UINT32_MAX && (i == 0 || s[i] != s[i - 1]))
-			pthread_mutex_unlock(&fs->stripes[s[i]]);
 }

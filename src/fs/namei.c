@@ -1,6 +1,7 @@
-/* namei.c -- names: lookup, create (mknod, mkdir, symlink), link, unlink,
- * rmdir and rename.  Each operation loads what it touches under the
- * inode locks, checks every rule, then commits one batch. */
+/* namei.c -- names: lookup, create (mknod, mkdir, symlink, and create+open
+ * with NFS's exclusive-create verifier), link, unlink and rmdir.  Each
+ * operation is one fs_op: it loads what it touches under the inode locks,
+ * checks every rule, then commits one batch. */
 #include "fs/fs_int.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/coding.h"
 #include "util/mem.h"
 
 #ifndef RENAME_NOREPLACE
@@ -33,11 +35,11 @@ static int load_dir(struct fs *fs, uint64_t ino, struct inode *dir)
 int fs_lookup(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
 	      struct fs_attr *out)
 {
-	struct inode dir, child;
-	uint64_t ino;
+	struct inode dir;
+	uint64_t ino, t0 = fs_clock_ns();
 	int r = load_dir(fs, parent, &dir);
 	if (r < 0)
-		return r;
+		goto out;
 	r = fs_may(c, &dir, X_OK);
 	if (r == 0 && strlen(name) > FS_NAME_MAX)
 		r = -ENAMETOOLONG;
@@ -50,12 +52,10 @@ int fs_lookup(struct fs *fs, const struct fs_cred *c, uint64_t parent, const cha
 			r = fs_dir_get(fs, parent, name, &ino, NULL, NULL);
 	}
 	if (r == 0)
-		r = fs_inode_load(fs, ino, &child);
-	if (r == 0) {
-		fs_inode_attr(&child, out);
-		fs_inode_free(&child);
-	}
+		r = fs_attr_load(fs, ino, out);
 	fs_inode_free(&dir);
+out:
+	fs_stat_count(fs, FS_OP_LOOKUP, t0, r);
 	return r;
 }
 
@@ -63,8 +63,6 @@ int fs_lookup(struct fs *fs, const struct fs_cred *c, uint64_t parent, const cha
 static int may_create(struct fs *fs, const struct fs_cred *c, struct inode *dir, const char *name)
 {
 	uint64_t ino;
-	if (fs->o.read_only)
-		return -EROFS;
 	int r = fs_may(c, dir, W_OK | X_OK);
 	if (r < 0)
 		return r;
@@ -76,78 +74,79 @@ static int may_create(struct fs *fs, const struct fs_cred *c, struct inode *dir,
 	return r == -ENOENT ? 0 : r;
 }
 
-static int create_node(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-		       uint32_t mode, uint64_t rdev, const char *target, struct fs_attr *out)
+static int check_new_name(const char *name)
 {
-	struct inode dir, in;
-	struct fs_commit cm;
-	if (fs->o.read_only)
-		return -EROFS;
 	int r = fs_check_name(name);
-	if (r < 0)
-		return r;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return -EEXIST;
-	fs_lock(fs, parent, 0, 0, 0);
-	r = load_dir(fs, parent, &dir);
-	if (r < 0)
-		goto out_unlock;
-	r = may_create(fs, c, &dir, name);
-	if (r == 0)
-		r = fs_quota_check(fs, 0, 1);
-	if (r < 0)
-		goto out;
-
-	memset(&in, 0, sizeof in);
-	in.mode = mode;
-	in.uid = c->uid;
-	in.gid = c->gid;
-	if (dir.mode & S_ISGID) {
-		/* A setgid directory hands its group on (and setgid to
-		 * subdirectories); a file keeps setgid only if its creator
-		 * belongs to that group, as Linux does. */
-		in.gid = dir.gid;
-		if (S_ISDIR(mode))
-			in.mode |= S_ISGID;
-		else if ((in.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
-			 c->uid != 0 && !fs_in_group(c, dir.gid))
-			in.mode &= ~(uint32_t)S_ISGID;
-	}
-	in.nlink = S_ISDIR(mode) ? 2 : 1;
-	in.rdev = rdev;
-	fs_now(&in.ctime);
-	in.atime = in.mtime = in.ctime;
-	in.parent = S_ISDIR(mode) ? parent : 0;
-	in.target = target ? xstrdup(target) : NULL;
-	in.size = target ? strlen(target) : 0; /* st_size of a symlink */
-
-	fs_commit_init(fs, &cm);
-	in.ino = fs_commit_alloc_ino(fs, &cm);
-	in.generation = 1;
-	fs_dir_add(cm.b, &dir, name, in.ino, in.mode);
-	if (S_ISDIR(mode))
-		dir.nlink++;
-	dir.mtime = dir.ctime = in.ctime;
-	fs_inode_put(cm.b, &in);
-	fs_inode_put(cm.b, &dir);
-	cm.d_inodes = 1;
-	r = fs_commit_done(fs, &cm);
-	if (r == 0 && out)
-		fs_inode_attr(&in, out);
-	fs_inode_free(&in);
-out:
-	fs_inode_free(&dir);
-out_unlock:
-	fs_unlock(fs, parent, 0, 0, 0);
-	if (r == 0) {
-		fs_notify_entry(fs, c->origin, parent, name);
-		fs_notify_inode(fs, c->origin, parent);
-	}
+	if (r == 0 && (!strcmp(name, ".") || !strcmp(name, "..")))
+		r = -EEXIST;
 	return r;
 }
 
+/* A new inode named name in dir, staged in op. */
+static struct inode *new_node(struct fs_op *op, struct inode *dir, const char *name,
+			      uint32_t mode, uint64_t rdev, const char *target)
+{
+	const struct fs_cred *c = op->c;
+	struct inode *in = fs_op_new(op);
+	in->mode = mode;
+	in->uid = c->uid;
+	in->gid = c->gid;
+	if (dir->mode & S_ISGID) {
+		/* A setgid directory hands its group on (and setgid to
+		 * subdirectories); a file keeps setgid only if its creator
+		 * belongs to that group, as Linux does. */
+		in->gid = dir->gid;
+		if (S_ISDIR(mode))
+			in->mode |= S_ISGID;
+		else if ((in->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+			 c->uid != 0 && !fs_in_group(c, dir->gid))
+			in->mode &= ~(uint32_t)S_ISGID;
+	}
+	in->nlink = S_ISDIR(mode) ? 2 : 1;
+	in->rdev = rdev;
+	fs_now(&in->ctime);
+	in->atime = in->mtime = in->ctime;
+	in->parent = S_ISDIR(mode) ? dir->ino : 0;
+	in->target = target ? xstrdup(target) : NULL;
+	in->size = target ? strlen(target) : 0; /* st_size of a symlink */
+	fs_dir_add(fs_op_batch(op), dir, name, in->ino, in->mode);
+	if (S_ISDIR(mode))
+		dir->nlink++;
+	dir->mtime = dir->ctime = in->ctime;
+	fs_op_dirty(op, dir);
+	fs_op_entry(op, dir->ino, name);
+	op->d_inodes += 1;
+	return in;
+}
+
+static int create_node(struct fs *fs, const struct fs_cred *c, enum fs_op_kind kind,
+		       uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
+		       const char *target, struct fs_attr *out, struct fs_wcc_out *wcc)
+{
+	struct fs_op op;
+	struct inode *dir, *in = NULL;
+	int r = fs_op_begin(fs, &op, kind, c, true);
+	if (r == 0)
+		r = check_new_name(name);
+	if (r == 0) {
+		fs_op_lock(&op, parent, 0, 0, 0);
+		r = fs_op_load_dir(&op, parent, &dir);
+	}
+	if (r == 0)
+		r = may_create(fs, c, dir, name);
+	if (r == 0)
+		r = fs_quota_check(fs, 0, 1);
+	if (r == 0) {
+		in = new_node(&op, dir, name, mode, rdev, target);
+		r = fs_op_commit(&op);
+	}
+	if (r == 0 && out)
+		fs_inode_attr(in, out);
+	return fs_op_end(&op, r, wcc, in ? in->ino : 0, parent, 0);
+}
+
 int fs_mknod(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	     uint32_t mode, uint64_t rdev, struct fs_attr *out)
+	     uint32_t mode, uint64_t rdev, struct fs_attr *out, struct fs_wcc_out *wcc)
 {
 	switch (mode & S_IFMT) {
 	case 0:
@@ -164,27 +163,171 @@ int fs_mknod(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char
 	}
 	if (!S_ISCHR(mode) && !S_ISBLK(mode))
 		rdev = 0;
-	return create_node(fs, c, parent, name, mode & (S_IFMT | 07777), rdev, NULL, out);
+	return create_node(fs, c, FS_OP_MKNOD, parent, name, mode & (S_IFMT | 07777), rdev, NULL,
+			   out, wcc);
 }
 
 int fs_mkdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	     uint32_t mode, struct fs_attr *out)
+	     uint32_t mode, struct fs_attr *out, struct fs_wcc_out *wcc)
 {
-	return create_node(fs, c, parent, name, S_IFDIR | (mode & 07777), 0, NULL, out);
+	return create_node(fs, c, FS_OP_MKDIR, parent, name, S_IFDIR | (mode & 07777), 0, NULL,
+			   out, wcc);
 }
 
 int fs_symlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-	       const char *target, struct fs_attr *out)
+	       const char *target, struct fs_attr *out, struct fs_wcc_out *wcc)
 {
 	size_t n = strlen(target);
 	if (n == 0)
 		return -ENOENT;
 	if (n > FS_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	return create_node(fs, c, parent, name, S_IFLNK | 0777, 0, target, out);
+	return create_node(fs, c, FS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, target, out,
+			   wcc);
 }
 
-int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
+/* ---- create + open ---- */
+
+/* Linux keeps an exclusive create's verifier in mtime and atime seconds
+ * until the client's first setattr sets real times. */
+static void verf_store(struct inode *in, const uint8_t *verf)
+{
+	in->mtime.tv_sec = (time_t)be32_get(verf);
+	in->atime.tv_sec = (time_t)be32_get(verf + 4);
+	in->mtime.tv_nsec = in->atime.tv_nsec = 0;
+}
+
+static bool verf_matches(const struct inode *in, const uint8_t *verf)
+{
+	return S_ISREG(in->mode) && in->size == 0 && in->mtime.tv_sec == (time_t)be32_get(verf) &&
+	       in->atime.tv_sec == (time_t)be32_get(verf + 4);
+}
+
+/* Lock parent and the child `name` names, making sure the entry still
+ * names it once both are locked. */
+static int lock_child(struct fs_op *op, uint64_t parent, const char *name, uint64_t *child,
+		      uint64_t *cookie)
+{
+	for (;;) {
+		int r = fs_dir_get(op->fs, parent, name, child, NULL, cookie);
+		if (r < 0)
+			return r;
+		fs_op_lock(op, parent, *child, 0, 0);
+		uint64_t again;
+		r = fs_dir_get(op->fs, parent, name, &again, NULL, cookie);
+		if (r == 0 && again == *child)
+			return 0;
+		fs_op_unlock(op);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int open_mask(int flags)
+{
+	int acc = flags & O_ACCMODE;
+	int mask = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+	return (flags & O_TRUNC) ? mask | W_OK : mask;
+}
+
+/* The name exists: an exclusive create fails (unless it is the retry of
+ * one with this verifier), anything else opens it. */
+static int create_existing(struct fs *fs, const struct fs_cred *c, uint64_t parent,
+			   const char *name, int flags, const uint8_t *verf, struct fs_attr *out,
+			   struct fs_wcc_out *wcc)
+{
+	struct fs_op op;
+	struct inode *dir, *in = NULL;
+	uint64_t ino = 0;
+	int r = fs_op_begin(fs, &op, FS_OP_CREATE, c, true);
+	if (r == 0)
+		r = lock_child(&op, parent, name, &ino, NULL);
+	if (r == 0)
+		r = fs_op_load_dir(&op, parent, &dir);
+	if (r == 0)
+		r = fs_may(c, dir, X_OK);
+	if (r == 0)
+		r = fs_op_load(&op, ino, &in);
+	if (r == 0 && (flags & O_EXCL))
+		r = verf && verf_matches(in, verf) ? 0 : -EEXIST;
+	else if (r == 0 && S_ISDIR(in->mode))
+		r = -EISDIR;
+	else if (r == 0 && S_ISLNK(in->mode))
+		r = -ELOOP;
+	else if (r == 0 && (r = fs_may(c, in, open_mask(flags))) == 0 && (flags & O_TRUNC) &&
+		 S_ISREG(in->mode))
+		r = fs_set_size(&op, in, 0); /* stamps the times even when empty, as Linux */
+	if (r == 0)
+		r = fs_op_commit(&op);
+	if (r == 0 && !(flags & FS_CREATE_NOOPEN))
+		fs_open_count_add(fs, ino);
+	if (r == 0 && out)
+		fs_inode_attr(in, out);
+	return fs_op_end(&op, r, wcc, ino, parent, 0);
+}
+
+static int create_new(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+		      uint32_t mode, int flags, const uint8_t *verf, struct fs_attr *out,
+		      struct fs_wcc_out *wcc)
+{
+	struct fs_op op;
+	struct inode *dir, *in = NULL;
+	int r = fs_op_begin(fs, &op, FS_OP_CREATE, c, true);
+	if (r == 0) {
+		fs_op_lock(&op, parent, 0, 0, 0);
+		r = fs_op_load_dir(&op, parent, &dir);
+	}
+	if (r == 0)
+		r = may_create(fs, c, dir, name);
+	if (r == 0)
+		r = fs_quota_check(fs, 0, 1);
+	if (r == 0) {
+		in = new_node(&op, dir, name, S_IFREG | (mode & 07777), 0, NULL);
+		if (verf && (flags & O_EXCL))
+			verf_store(in, verf);
+		r = fs_op_commit(&op);
+	}
+	/* Counted before the lock goes, so no unlink can miss the open. */
+	if (r == 0 && !(flags & FS_CREATE_NOOPEN))
+		fs_open_count_add(fs, in->ino);
+	if (r == 0 && out)
+		fs_inode_attr(in, out);
+	return fs_op_end(&op, r, wcc, in ? in->ino : 0, parent, 0);
+}
+
+int fs_create(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	      uint32_t mode, int flags, const uint8_t *verf, struct fs_attr *out, bool *created,
+	      struct fs_wcc_out *wcc)
+{
+	uint64_t ino;
+	int r = check_new_name(name);
+	if (r < 0)
+		return r;
+	if (fs->o.read_only)
+		return -EROFS;
+	if (created)
+		*created = false;
+	/* The name may come or go between looking and locking: try again. */
+	for (int tries = 0; tries < 8; tries++) {
+		r = fs_dir_get(fs, parent, name, &ino, NULL, NULL);
+		if (r == 0) {
+			r = create_existing(fs, c, parent, name, flags, verf, out, wcc);
+			if (r != -ENOENT)
+				return r;
+		} else if (r == -ENOENT) {
+			r = create_new(fs, c, parent, name, mode, flags, verf, out, wcc);
+			if (r == 0 && created)
+				*created = true;
+			if (r != -EEXIST)
+				return r;
+		} else {
+			return r;
+		}
+	}
+	return r;
+}
+
+static int readlink_impl(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
 {
 	struct inode in;
 	int r = fs_inode_load(fs, ino, &in);
@@ -201,159 +344,129 @@ int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len
 	return r;
 }
 
-int fs_link(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t newparent,
-	    const char *newname, struct fs_attr *out)
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
 {
-	struct inode dir, in;
-	struct fs_commit cm;
-	if (fs->o.read_only)
-		return -EROFS;
-	int r = fs_check_name(newname);
-	if (r < 0)
-		return r;
-	if (!strcmp(newname, ".") || !strcmp(newname, ".."))
-		return -EEXIST;
-	fs_lock(fs, ino, newparent, 0, 0);
-	r = load_dir(fs, newparent, &dir);
-	if (r < 0)
-		goto out_unlock;
-	r = fs_inode_load(fs, ino, &in);
-	if (r < 0)
-		goto out_dir;
-	if (S_ISDIR(in.mode))
+	uint64_t t0 = fs_clock_ns();
+	int r = readlink_impl(fs, ino, buf, size, len);
+	fs_stat_count(fs, FS_OP_READLINK, t0, r);
+	return r;
+}
+
+int fs_link(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct fs_attr *out, struct fs_wcc_out *wcc)
+{
+	struct fs_op op;
+	struct inode *dir, *in;
+	int r = fs_op_begin(fs, &op, FS_OP_LINK, c, true);
+	if (r == 0)
+		r = check_new_name(newname);
+	if (r == 0) {
+		fs_op_lock(&op, ino, newparent, 0, 0);
+		r = fs_op_load_dir(&op, newparent, &dir);
+	}
+	if (r == 0)
+		r = fs_op_load(&op, ino, &in);
+	if (r == 0 && S_ISDIR(in->mode))
 		r = -EPERM;
-	else if (in.nlink == 0)
+	else if (r == 0 && in->nlink == 0)
 		r = -ENOENT;
-	else if (in.nlink >= FS_LINK_MAX)
+	else if (r == 0 && in->nlink >= FS_LINK_MAX)
 		r = -EMLINK;
 	if (r == 0)
-		r = may_create(fs, c, &dir, newname);
+		r = may_create(fs, c, dir, newname);
 	if (r == 0) {
-		fs_commit_init(fs, &cm);
-		in.nlink++;
-		fs_now(&in.ctime);
-		dir.mtime = dir.ctime = in.ctime;
-		fs_dir_add(cm.b, &dir, newname, in.ino, in.mode);
-		fs_inode_put(cm.b, &in);
-		fs_inode_put(cm.b, &dir);
-		r = fs_commit_done(fs, &cm);
-		if (r == 0 && out)
-			fs_inode_attr(&in, out);
+		in->nlink++;
+		fs_now(&in->ctime);
+		dir->mtime = dir->ctime = in->ctime;
+		fs_dir_add(fs_op_batch(&op), dir, newname, in->ino, in->mode);
+		fs_op_dirty(&op, in);
+		fs_op_dirty(&op, dir);
+		fs_op_entry(&op, newparent, newname);
+		r = fs_op_commit(&op);
 	}
-	fs_inode_free(&in);
-out_dir:
-	fs_inode_free(&dir);
-out_unlock:
-	fs_unlock(fs, ino, newparent, 0, 0);
+	if (r == 0 && out)
+		fs_inode_attr(in, out);
+	return fs_op_end(&op, r, wcc, ino, newparent, 0);
+}
+
+/* Why a name could not be found: ENOTDIR / EACCES where that is the
+ * real reason. */
+static int why_missing(struct fs *fs, const struct fs_cred *c, uint64_t parent)
+{
+	struct inode p;
+	int r = load_dir(fs, parent, &p);
 	if (r == 0) {
-		fs_notify_entry(fs, c->origin, newparent, newname);
-		fs_notify_inode(fs, c->origin, newparent);
-		fs_notify_inode(fs, c->origin, ino);
+		r = fs_may(c, &p, X_OK) ? -EACCES : -ENOENT;
+		fs_inode_free(&p);
+	} else if (r == -ENOENT) {
+		r = -ENOTDIR;
 	}
 	return r;
 }
 
-/* Lock parent and the child `name` names, making sure the entry still
- * names it once both are locked. */
-static int lock_child(struct fs *fs, uint64_t parent, const char *name, uint64_t *child,
-		      uint64_t *cookie)
-{
-	for (;;) {
-		int r = fs_dir_get(fs, parent, name, child, NULL, cookie);
-		if (r < 0)
-			return r;
-		fs_lock(fs, parent, *child, 0, 0);
-		uint64_t again;
-		r = fs_dir_get(fs, parent, name, &again, NULL, cookie);
-		if (r == 0 && again == *child)
-			return 0;
-		fs_unlock(fs, parent, *child, 0, 0);
-		if (r < 0)
-			return r;
-	}
-}
-
 static int remove_name(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
-		       bool want_dir)
+		       bool want_dir, struct fs_wcc_out *wcc)
 {
-	struct inode dir, in;
-	struct fs_commit cm;
-	uint64_t ino, cookie;
-	if (fs->o.read_only)
-		return -EROFS;
-	if (strlen(name) > FS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (want_dir && !strcmp(name, "."))
-		return -EINVAL;
-	if (want_dir && !strcmp(name, ".."))
-		return -ENOTEMPTY;
-	int r = lock_child(fs, parent, name, &ino, &cookie);
-	if (r < 0) {
-		struct inode p;
-		if (r == -ENOENT && load_dir(fs, parent, &p) == 0) {
-			r = fs_may(c, &p, X_OK) ? -EACCES : -ENOENT;
-			fs_inode_free(&p);
-		} else if (r == -ENOENT) {
-			r = -ENOTDIR;
-		}
-		return r;
-	}
-	r = load_dir(fs, parent, &dir);
-	if (r < 0)
-		goto out_unlock;
-	r = fs_inode_load(fs, ino, &in);
-	if (r < 0)
-		goto out_dir;
-	r = fs_may(c, &dir, W_OK | X_OK);
-	if (r == 0 && !fs_sticky_ok(c, &dir, &in))
+	struct fs_op op;
+	struct inode *dir, *in;
+	uint64_t ino = 0, cookie;
+	int r = fs_op_begin(fs, &op, want_dir ? FS_OP_RMDIR : FS_OP_UNLINK, c, true);
+	if (r == 0 && strlen(name) > FS_NAME_MAX)
+		r = -ENAMETOOLONG;
+	else if (r == 0 && want_dir && !strcmp(name, "."))
+		r = -EINVAL;
+	else if (r == 0 && want_dir && !strcmp(name, ".."))
+		r = -ENOTEMPTY;
+	if (r == 0 && (r = lock_child(&op, parent, name, &ino, &cookie)) == -ENOENT)
+		r = why_missing(fs, c, parent);
+	if (r == 0)
+		r = fs_op_load_dir(&op, parent, &dir);
+	if (r == 0)
+		r = fs_op_load(&op, ino, &in);
+	if (r == 0)
+		r = fs_may(c, dir, W_OK | X_OK);
+	if (r == 0 && !fs_sticky_ok(c, dir, in))
 		r = -EPERM;
-	if (r == 0 && want_dir && !S_ISDIR(in.mode))
+	if (r == 0 && want_dir && !S_ISDIR(in->mode))
 		r = -ENOTDIR;
-	if (r == 0 && !want_dir && S_ISDIR(in.mode))
+	if (r == 0 && !want_dir && S_ISDIR(in->mode))
 		r = -EISDIR;
 	if (r == 0 && want_dir) {
 		r = fs_dir_empty(fs, ino);
 		r = r == 1 ? 0 : r == 0 ? -ENOTEMPTY : r;
 	}
-	if (r < 0)
-		goto out_in;
-	fs_commit_init(fs, &cm);
-	fs_dir_del(cm.b, parent, name, cookie);
-	fs_now(&dir.mtime);
-	dir.ctime = dir.mtime;
-	in.ctime = dir.mtime;
-	if (want_dir) {
-		dir.nlink--;
-		in.nlink = 0;
-	} else {
-		in.nlink--;
-	}
-	fs_inode_put(cm.b, &dir);
-	r = in.nlink ? (fs_inode_put(cm.b, &in), 0) : fs_drop_inode(fs, &cm, &in);
-	if (r == 0)
-		r = fs_commit_done(fs, &cm);
-	else
-		fs_commit_abort(fs, &cm);
-out_in:
-	fs_inode_free(&in);
-out_dir:
-	fs_inode_free(&dir);
-out_unlock:
-	fs_unlock(fs, parent, ino, 0, 0);
 	if (r == 0) {
-		fs_notify_entry(fs, c->origin, parent, name);
-		fs_notify_inode(fs, c->origin, parent);
-		fs_notify_inode(fs, c->origin, ino);
+		fs_dir_del(fs_op_batch(&op), parent, name, cookie);
+		fs_op_entry(&op, parent, name);
+		fs_now(&dir->mtime);
+		dir->ctime = dir->mtime;
+		in->ctime = dir->mtime;
+		if (want_dir) {
+			dir->nlink--;
+			in->nlink = 0;
+		} else {
+			in->nlink--;
+		}
+		fs_op_dirty(&op, dir);
+		if (in->nlink) {
+			fs_op_dirty(&op, in);
+		} else {
+			r = fs_drop_inode(&op, in);
+		}
 	}
-	return r;
+	if (r == 0)
+		r = fs_op_commit(&op);
+	return fs_op_end(&op, r, wcc, ino, parent, 0);
 }
 
-int fs_unlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name)
+int fs_unlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	      struct fs_wcc_out *wcc)
 {
-	return remove_name(fs, c, parent, name, false);
+	return remove_name(fs, c, parent, name, false, wcc);
 }
 
-int fs_rmdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name)
+int fs_rmdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
+	     struct fs_wcc_out *wcc)
 {
-	return remove_name(fs, c, parent, name, true);
+	return remove_name(fs, c, parent, name, true, wcc);
 }

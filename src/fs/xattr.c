@@ -46,8 +46,8 @@ static int may_xattr(const struct fs_cred *c, const struct inode *in, const char
 	}
 }
 
-int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
-		void *buf, size_t size, size_t *len)
+static int getxattr_impl(struct fs *fs, const struct fs_cred *c, uint64_t ino,
+			 const char *name, void *buf, size_t size, size_t *len)
 {
 	struct inode in;
 	uint8_t k[9 + FS_XATTR_NAME_MAX];
@@ -73,87 +73,71 @@ int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char
 	return r;
 }
 
-int fs_setxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
-		const void *value, size_t size, int flags)
+int fs_getxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
+		void *buf, size_t size, size_t *len)
 {
-	struct inode in;
-	struct fs_commit cm;
+	uint64_t t0 = fs_clock_ns();
+	int r = getxattr_impl(fs, c, ino, name, buf, size, len);
+	fs_stat_count(fs, FS_OP_GETXATTR, t0, r);
+	return r;
+}
+
+/* The skeleton of set and remove: exists is 0 or -ENOENT for the name. */
+static int xattr_change(struct fs *fs, const struct fs_cred *c, enum fs_op_kind kind,
+			uint64_t ino, const char *name, const void *value, size_t size, int flags,
+			struct fs_wcc_out *wcc)
+{
+	struct fs_op op;
+	struct inode *in;
 	uint8_t k[9 + FS_XATTR_NAME_MAX];
-	if (fs->o.read_only)
-		return -EROFS;
-	if (size > FS_XATTR_VALUE_MAX)
-		return -E2BIG;
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
-		return -EINVAL;
-	fs_lock(fs, ino, 0, 0, 0);
-	int r = fs_inode_load(fs, ino, &in);
-	if (r < 0)
-		goto out_unlock;
-	r = may_xattr(c, &in, name, true);
-	if (r < 0)
-		goto out;
-	size_t kl = fs_key_xattr(k, ino, name);
-	int exists = lsm_get(fs->db, k, kl, NULL);
-	if (exists < 0 && exists != -ENOENT) {
-		r = exists;
-		goto out;
+	bool remove = kind == FS_OP_REMOVEXATTR;
+	int r = fs_op_begin(fs, &op, kind, c, true);
+	if (r == 0 && size > FS_XATTR_VALUE_MAX)
+		r = -E2BIG;
+	else if (r == 0 && (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
+		r = -EINVAL;
+	if (r == 0) {
+		fs_op_lock(&op, ino, 0, 0, 0);
+		r = fs_op_load(&op, ino, &in);
 	}
-	if ((flags & XATTR_CREATE) && exists == 0)
+	if (r == 0 && fs_inode_gone(fs, in))
+		r = -ESTALE;
+	if (r == 0)
+		r = may_xattr(c, in, name, true);
+	size_t kl = r == 0 ? fs_key_xattr(k, ino, name) : 0;
+	int exists = r == 0 ? lsm_get(fs->db, k, kl, NULL) : 0;
+	if (r == 0 && exists < 0 && exists != -ENOENT)
+		r = exists;
+	else if (r == 0 && (flags & XATTR_CREATE) && exists == 0)
 		r = -EEXIST;
-	else if ((flags & XATTR_REPLACE) && exists == -ENOENT)
+	else if (r == 0 && (remove || (flags & XATTR_REPLACE)) && exists == -ENOENT)
 		r = -ENODATA;
-	if (r < 0)
-		goto out;
-	fs_commit_init(fs, &cm);
-	lsm_batch_put(cm.b, k, kl, value, size);
-	fs_now(&in.ctime);
-	fs_inode_put(cm.b, &in);
-	r = fs_commit_done(fs, &cm);
-out:
-	fs_inode_free(&in);
-out_unlock:
-	fs_unlock(fs, ino, 0, 0, 0);
-	if (r == 0)
-		fs_notify_inode(fs, c->origin, ino);
-	return r;
+	if (r == 0) {
+		if (remove)
+			lsm_batch_delete(fs_op_batch(&op), k, kl);
+		else
+			lsm_batch_put(fs_op_batch(&op), k, kl, value, size);
+		fs_now(&in->ctime);
+		fs_op_dirty(&op, in);
+		r = fs_op_commit(&op);
+	}
+	return fs_op_end(&op, r, wcc, ino, 0, 0);
 }
 
-int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name)
+int fs_setxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags, struct fs_wcc_out *wcc)
 {
-	struct inode in;
-	struct fs_commit cm;
-	uint8_t k[9 + FS_XATTR_NAME_MAX];
-	if (fs->o.read_only)
-		return -EROFS;
-	fs_lock(fs, ino, 0, 0, 0);
-	int r = fs_inode_load(fs, ino, &in);
-	if (r < 0)
-		goto out_unlock;
-	r = may_xattr(c, &in, name, true);
-	if (r < 0)
-		goto out;
-	size_t kl = fs_key_xattr(k, ino, name);
-	r = lsm_get(fs->db, k, kl, NULL);
-	if (r == -ENOENT)
-		r = -ENODATA;
-	if (r < 0)
-		goto out;
-	fs_commit_init(fs, &cm);
-	lsm_batch_delete(cm.b, k, kl);
-	fs_now(&in.ctime);
-	fs_inode_put(cm.b, &in);
-	r = fs_commit_done(fs, &cm);
-out:
-	fs_inode_free(&in);
-out_unlock:
-	fs_unlock(fs, ino, 0, 0, 0);
-	if (r == 0)
-		fs_notify_inode(fs, c->origin, ino);
-	return r;
+	return xattr_change(fs, c, FS_OP_SETXATTR, ino, name, value, size, flags, wcc);
 }
 
-int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
-		 size_t *len)
+int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
+		   struct fs_wcc_out *wcc)
+{
+	return xattr_change(fs, c, FS_OP_REMOVEXATTR, ino, name, NULL, 0, 0, wcc);
+}
+
+static int listxattr_impl(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf,
+			  size_t size, size_t *len)
 {
 	struct inode in;
 	uint8_t prefix[9];
@@ -190,5 +174,14 @@ int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf
 		if (size && need > size)
 			r = -ERANGE;
 	}
+	return r;
+}
+
+int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf, size_t size,
+		 size_t *len)
+{
+	uint64_t t0 = fs_clock_ns();
+	int r = listxattr_impl(fs, c, ino, buf, size, len);
+	fs_stat_count(fs, FS_OP_LISTXATTR, t0, r);
 	return r;
 }

@@ -346,7 +346,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	cred_full(req, &rc);
 	struct fs_cred by_open = open_file_cred(ff);
 	const struct fs_cred *c = setattr_by_open_file(to_set, fi) ? &by_open : &rc.c;
-	int r = fs_setattr(ff->fs, c, ino, &sa, &a);
+	int r = fs_setattr(ff->fs, c, ino, &sa, &a, NULL);
 	cred_done(&rc);
 	if (r == -ENOENT && setattr_times_only(to_set)) {
 		reply_gone_file(req, ino, st);
@@ -383,7 +383,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct req_cred rc;
 	struct fs_attr a;
 	cred_full(req, &rc);
-	int r = fs_mknod(ff_of(req)->fs, &rc.c, parent, name, mode, rdev, &a);
+	int r = fs_mknod(ff_of(req)->fs, &rc.c, parent, name, mode, rdev, &a, NULL);
 	cred_done(&rc);
 	reply_entry(req, r, &a);
 }
@@ -393,7 +393,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct req_cred rc;
 	struct fs_attr a;
 	cred_full(req, &rc);
-	int r = fs_mkdir(ff_of(req)->fs, &rc.c, parent, name, mode & 07777, &a);
+	int r = fs_mkdir(ff_of(req)->fs, &rc.c, parent, name, mode & 07777, &a, NULL);
 	cred_done(&rc);
 	reply_entry(req, r, &a);
 }
@@ -403,7 +403,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 	struct req_cred rc;
 	struct fs_attr a;
 	cred_full(req, &rc);
-	int r = fs_symlink(ff_of(req)->fs, &rc.c, parent, name, target, &a);
+	int r = fs_symlink(ff_of(req)->fs, &rc.c, parent, name, target, &a, NULL);
 	cred_done(&rc);
 	reply_entry(req, r, &a);
 }
@@ -413,7 +413,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct req_cred rc;
 	struct fs_attr a;
 	cred_full(req, &rc);
-	int r = fs_link(ff_of(req)->fs, &rc.c, ino, newparent, newname, &a);
+	int r = fs_link(ff_of(req)->fs, &rc.c, ino, newparent, newname, &a, NULL);
 	cred_done(&rc);
 	reply_entry(req, r, &a);
 }
@@ -422,7 +422,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct req_cred rc;
 	cred_full(req, &rc);
-	int r = fs_unlink(ff_of(req)->fs, &rc.c, parent, name);
+	int r = fs_unlink(ff_of(req)->fs, &rc.c, parent, name, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
@@ -431,7 +431,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct req_cred rc;
 	cred_full(req, &rc);
-	int r = fs_rmdir(ff_of(req)->fs, &rc.c, parent, name);
+	int r = fs_rmdir(ff_of(req)->fs, &rc.c, parent, name, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
@@ -445,7 +445,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		return;
 	}
 	cred_full(req, &rc);
-	int r = fs_rename(ff_of(req)->fs, &rc.c, parent, name, newparent, newname, flags);
+	int r = fs_rename(ff_of(req)->fs, &rc.c, parent, name, newparent, newname, flags, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
@@ -502,7 +502,7 @@ static int create_file(const struct fuse_frontend *ff, const struct fs_cred *c,
 	struct fs_cred by_open = open_file_cred(ff);
 	int r = -EEXIST;
 	for (int i = 0; i < CREATE_TRIES; i++) {
-		r = fs_mknod(fs, c, parent, name, S_IFREG | (mode & 07777), 0, a);
+		r = fs_mknod(fs, c, parent, name, S_IFREG | (mode & 07777), 0, a, NULL);
 		if (r == 0)
 			/* New: open(2) grants the access asked whatever the mode. */
 			return fs_open_file(fs, &by_open, a->ino,
@@ -566,7 +566,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	cred_light(req, &rc);
 	struct fuse_frontend *ff = ff_of(req);
 	int r = fs_write_ex(ff->fs, &rc.c, ino, (uint64_t)off, buf, size,
-			    ff->writeback && !ff->read_only ? FS_WRITE_KEEP_TIMES : 0, &put);
+			    ff->writeback && !ff->read_only ? FS_WRITE_KEEP_TIMES : 0, &put, NULL);
 	if (r < 0 && put == 0)
 		fuse_reply_err(req, -r);
 	else
@@ -602,7 +602,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	cred_full(req, &rc);
-	int r = fs_fallocate(ff_of(req)->fs, &rc.c, ino, mode, (uint64_t)off, (uint64_t)len);
+	int r = fs_fallocate(ff_of(req)->fs, &rc.c, ino, mode, (uint64_t)off, (uint64_t)len, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
@@ -746,7 +746,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		return;
 	}
 	cred_full(req, &rc);
-	int r = fs_setxattr(ff_of(req)->fs, &rc.c, ino, name, value, size, flags);
+	int r = fs_setxattr(ff_of(req)->fs, &rc.c, ino, name, value, size, flags, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
@@ -792,7 +792,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct req_cred rc;
 	cred_full(req, &rc);
-	int r = fs_removexattr(ff_of(req)->fs, &rc.c, ino, name);
+	int r = fs_removexattr(ff_of(req)->fs, &rc.c, ino, name, NULL);
 	cred_done(&rc);
 	fuse_reply_err(req, -r);
 }
