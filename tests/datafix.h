@@ -105,6 +105,22 @@ static inline void datafix_done(struct datafix *f)
 	}
 }
 
+/* ro = a read-only reader of f's store with f's options, not opened yet:
+ * the test may still point ro->lo.checkpoint at a checkpoint, give it
+ * another store handle or other cache sizes, then datafix_open(ro).  ro
+ * borrows f's store: close it with datafix_close, never datafix_done. */
+static inline void datafix_reader(const struct datafix *f, struct datafix *ro)
+{
+	*ro = *f;
+	ro->db = NULL;
+	ro->d = NULL;
+	ro->clean = NULL;
+	ro->cache = NULL;
+	ro->lo.create = false;
+	ro->lo.read_only = true;
+	ro->dopt.read_only = true;
+}
+
 static inline void datafix_write(struct datafix *f, uint64_t ino, uint64_t off, const void *p,
 				 size_t n)
 {

@@ -38,10 +38,18 @@ static inline void fsfix_open(struct fsfix *f)
 	assert_int_equal(fs_open(&f->fo, &f->fs), 0);
 }
 
-static inline void fsfix_init(struct fsfix *f, const char *name)
+/* The defaults without opening anything, so a test can set f->df.lo,
+ * f->df.dopt or f->fo (reclaim_paused, max_size, ...) before fsfix_open.
+ * name and st as for datafix_init. */
+static inline void fsfix_prepare(struct fsfix *f, const char *name, objstore *st)
 {
 	memset(f, 0, sizeof *f);
-	datafix_init(&f->df, name, NULL);
+	datafix_init(&f->df, name, st);
+}
+
+static inline void fsfix_init(struct fsfix *f, const char *name)
+{
+	fsfix_prepare(f, name, NULL);
 	fsfix_open(f);
 }
 
@@ -62,6 +70,18 @@ static inline void fsfix_done(struct fsfix *f)
 {
 	fsfix_close(f);
 	datafix_done(&f->df);
+}
+
+/* A read-only instance of the core on f's store, with f's options (a
+ * reader beside the writer, or after it closed).  ro borrows f's store:
+ * close it with fsfix_close, never fsfix_done. */
+static inline void fsfix_open_reader(const struct fsfix *f, struct fsfix *ro)
+{
+	*ro = *f;
+	datafix_reader(&f->df, &ro->df);
+	ro->fs = NULL;
+	ro->fo.read_only = true;
+	fsfix_open(ro);
 }
 
 static inline uint64_t fsfix_mk(struct fsfix *f, const struct fs_cred *c, uint64_t parent,
