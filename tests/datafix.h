@@ -1,5 +1,9 @@
-/* datafix.h -- the data-plane test fixture shared by the tests/test-data*.c
- * programs (header-only, like testutil.h).
+/* datafix.h -- test fixture, layer 1 of 3: the data plane (object store,
+ * metadata LSM, data plane; no core, no daemon).  Header-only, like
+ * testutil.h.  Used by tests/test-data*.c (test-data-crash's parent too;
+ * its forked child cannot use cmocka asserts and opens by hand) and, as
+ * its lower half, by fsfix.h.  The LSM tests open the LSM alone
+ * (lsm_open) and bench/ has no cmocka, so neither uses it.
  *
  * Provides struct datafix (store URL, objstore, lsm, data plane and the
  * lsm_options / data_options used to open them) and:
@@ -11,6 +15,8 @@
  *    gc_interval_ms = 0.  The test tweaks f->lo / f->dopt afterwards.
  *  - datafix_open / datafix_close / datafix_reopen / datafix_done (done
  *    also closes f->clean and removes f->cache when the test set them).
+ *  - datafix_reader(f, ro): a read-only copy of f's options on f's store
+ *    (checkpoint views, replicas), opened by datafix_open(ro).
  *  - datafix_write: one data_write in its own committed transaction.
  *  - datafix_expect / datafix_expect_d: bytes [off, off+n) of ino read back
  *    exactly as want (on f->d or on any data plane).

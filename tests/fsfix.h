@@ -1,12 +1,27 @@
-/* fsfix.h -- the POSIX-core test fixture shared by tests/test-fs-*.c
- * (header-only, like datafix.h).
+/* fsfix.h -- test fixture, layer 2 of 3: the POSIX core (fs.h) on top of
+ * datafix.h's data plane, opened directly (no daemon, no keyfile, no
+ * lease).  Header-only.  Used by tests/test-fs*.c, test-lock.c and
+ * test-fuse-coherence.c.
+ *
+ * Why not through daemon_open (stackfix.h): the core tests set options
+ * the daemon's configuration does not carry (fs_options.reclaim_paused,
+ * reclaim_chunk_bytes; data_options upload and segment tuning), reach the
+ * lsm and data plane below the core (f->df.db, f->df.d), and hand in
+ * their own store handle (test-fs-concurrency's fault injector), where
+ * daemon_open opens the store from a URL and adds a keyfile (Argon2id) and
+ * a lease thread the core does not need.
  *
  * struct fsfix holds a data-plane fixture (memory:// store, lsm, data
  * plane) plus the core on top, and:
  *  - fsfix_init(f, name): defaults and open everything;
- *  - fsfix_reopen(f): close the core, the data plane and the lsm (a
- *    clean shutdown) and open them again on the same store;
+ *  - fsfix_prepare(f, name, st): defaults only, so the test sets f->fo,
+ *    f->df.lo or f->df.dopt, then fsfix_open(f);
+ *  - fsfix_open / fsfix_close: the core over the data plane and back
+ *    (close is a clean shutdown; the store stays);
+ *  - fsfix_reopen(f): close and open again on the same store;
  *  - fsfix_done(f): close and forget the store;
+ *  - fsfix_open_reader(f, ro): a read-only core on f's store with f's
+ *    options (closed with fsfix_close);
  *  - fsfix_mk(f, cred, parent, name, mode): create and return the ino.
  * Include after <cmocka.h>. */
 #ifndef BUCKETFS_FSFIX_H
