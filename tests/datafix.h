@@ -1,5 +1,9 @@
-/* datafix.h -- the data-plane test fixture shared by the tests/test-data*.c
- * programs (header-only, like testutil.h).
+/* datafix.h -- test fixture, layer 1 of 3: the data plane (object store,
+ * metadata LSM, data plane; no core, no daemon).  Header-only, like
+ * testutil.h.  Used by tests/test-data*.c (test-data-crash's parent too;
+ * its forked child cannot use cmocka asserts and opens by hand) and, as
+ * its lower half, by fsfix.h.  The LSM tests open the LSM alone
+ * (lsm_open) and bench/ has no cmocka, so neither uses it.
  *
  * Provides struct datafix (store URL, objstore, lsm, data plane and the
  * lsm_options / data_options used to open them) and:
@@ -11,6 +15,8 @@
  *    gc_interval_ms = 0.  The test tweaks f->lo / f->dopt afterwards.
  *  - datafix_open / datafix_close / datafix_reopen / datafix_done (done
  *    also closes f->clean and removes f->cache when the test set them).
+ *  - datafix_reader(f, ro): a read-only copy of f's options on f's store
+ *    (checkpoint views, replicas), opened by datafix_open(ro).
  *  - datafix_write: one data_write in its own committed transaction.
  *  - datafix_expect / datafix_expect_d: bytes [off, off+n) of ino read back
  *    exactly as want (on f->d or on any data plane).
@@ -103,6 +109,22 @@ static inline void datafix_done(struct datafix *f)
 		free(f->cache);
 		f->cache = NULL;
 	}
+}
+
+/* ro = a read-only reader of f's store with f's options, not opened yet:
+ * the test may still point ro->lo.checkpoint at a checkpoint, give it
+ * another store handle or other cache sizes, then datafix_open(ro).  ro
+ * borrows f's store: close it with datafix_close, never datafix_done. */
+static inline void datafix_reader(const struct datafix *f, struct datafix *ro)
+{
+	*ro = *f;
+	ro->db = NULL;
+	ro->d = NULL;
+	ro->clean = NULL;
+	ro->cache = NULL;
+	ro->lo.create = false;
+	ro->lo.read_only = true;
+	ro->dopt.read_only = true;
 }
 
 static inline void datafix_write(struct datafix *f, uint64_t ino, uint64_t off, const void *p,

@@ -1,12 +1,27 @@
-/* fsfix.h -- the POSIX-core test fixture shared by tests/test-fs-*.c
- * (header-only, like datafix.h).
+/* fsfix.h -- test fixture, layer 2 of 3: the POSIX core (fs.h) on top of
+ * datafix.h's data plane, opened directly (no daemon, no keyfile, no
+ * lease).  Header-only.  Used by tests/test-fs*.c, test-lock.c and
+ * test-fuse-coherence.c.
+ *
+ * Why not through daemon_open (stackfix.h): the core tests set options
+ * the daemon's configuration does not carry (fs_options.reclaim_paused,
+ * reclaim_chunk_bytes; data_options upload and segment tuning), reach the
+ * lsm and data plane below the core (f->df.db, f->df.d), and hand in
+ * their own store handle (test-fs-concurrency's fault injector), where
+ * daemon_open opens the store from a URL and adds a keyfile (Argon2id) and
+ * a lease thread the core does not need.
  *
  * struct fsfix holds a data-plane fixture (memory:// store, lsm, data
  * plane) plus the core on top, and:
  *  - fsfix_init(f, name): defaults and open everything;
- *  - fsfix_reopen(f): close the core, the data plane and the lsm (a
- *    clean shutdown) and open them again on the same store;
+ *  - fsfix_prepare(f, name, st): defaults only, so the test sets f->fo,
+ *    f->df.lo or f->df.dopt, then fsfix_open(f);
+ *  - fsfix_open / fsfix_close: the core over the data plane and back
+ *    (close is a clean shutdown; the store stays);
+ *  - fsfix_reopen(f): close and open again on the same store;
  *  - fsfix_done(f): close and forget the store;
+ *  - fsfix_open_reader(f, ro): a read-only core on f's store with f's
+ *    options (closed with fsfix_close);
  *  - fsfix_mk(f, cred, parent, name, mode): create and return the ino.
  * Include after <cmocka.h>. */
 #ifndef BUCKETFS_FSFIX_H
@@ -38,10 +53,18 @@ static inline void fsfix_open(struct fsfix *f)
 	assert_int_equal(fs_open(&f->fo, &f->fs), 0);
 }
 
-static inline void fsfix_init(struct fsfix *f, const char *name)
+/* The defaults without opening anything, so a test can set f->df.lo,
+ * f->df.dopt or f->fo (reclaim_paused, max_size, ...) before fsfix_open.
+ * name and st as for datafix_init. */
+static inline void fsfix_prepare(struct fsfix *f, const char *name, objstore *st)
 {
 	memset(f, 0, sizeof *f);
-	datafix_init(&f->df, name, NULL);
+	datafix_init(&f->df, name, st);
+}
+
+static inline void fsfix_init(struct fsfix *f, const char *name)
+{
+	fsfix_prepare(f, name, NULL);
 	fsfix_open(f);
 }
 
@@ -62,6 +85,18 @@ static inline void fsfix_done(struct fsfix *f)
 {
 	fsfix_close(f);
 	datafix_done(&f->df);
+}
+
+/* A read-only instance of the core on f's store, with f's options (a
+ * reader beside the writer, or after it closed).  ro borrows f's store:
+ * close it with fsfix_close, never fsfix_done. */
+static inline void fsfix_open_reader(const struct fsfix *f, struct fsfix *ro)
+{
+	*ro = *f;
+	datafix_reader(&f->df, &ro->df);
+	ro->fs = NULL;
+	ro->fo.read_only = true;
+	fsfix_open(ro);
 }
 
 static inline uint64_t fsfix_mk(struct fsfix *f, const struct fs_cred *c, uint64_t parent,

@@ -107,15 +107,8 @@ static void test_replica_and_checkpoint_views(void **state)
 	assert_int_equal(lease_read(st, &before), 0);
 
 	/* a replica: reads the newest state, writes nothing, no lease */
-	r = w;
-	memset(&r.conf, 0, sizeof r.conf);
-	assert_int_equal(conf_load(NULL, &r.conf), 0);
-	stackfix_set(&r.conf.url, w.url);
-	stackfix_set(&r.conf.password, STACKFIX_PASSWORD);
-	stackfix_set(&r.conf.cache_dir, "");
-	stackfix_set(&r.conf.admin_socket, "");
+	stackfix_attach(&w, &r);
 	r.conf.read_only = true;
-	r.d = NULL;
 	stackfix_open(&r);
 	assert_int_equal(daemon_role(r.d), DAEMON_REPLICA);
 	expect_file(r.fs, "later", "after it");
@@ -145,7 +138,7 @@ static void test_replica_and_checkpoint_views(void **state)
 	assert_true(after.refresh >= before.refresh);
 	assert_int_equal(after.epoch, before.epoch);
 	objstore_close(st);
-	conf_free(&r.conf);
+	stackfix_done(&r);
 
 	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), 0);
 	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), -ENOENT);
@@ -207,15 +200,7 @@ static void test_second_writer_refused_then_takeover(void **state)
 	assert_int_equal(daemon_flush(a.d), 0);
 
 	/* b: the same store, as a second writer */
-	memset(&b, 0, sizeof b);
-	snprintf(b.url, sizeof b.url, "%s", a.url);
-	assert_int_equal(conf_load(NULL, &b.conf), 0);
-	stackfix_set(&b.conf.url, a.url);
-	stackfix_set(&b.conf.password, STACKFIX_PASSWORD);
-	stackfix_set(&b.conf.cache_dir, "");
-	stackfix_set(&b.conf.admin_socket, "");
-	b.conf.flush_interval_ms = 0;
-	b.conf.lease_interval_ms = 100;
+	stackfix_attach(&a, &b);
 	struct daemon *d = NULL;
 	assert_int_equal(daemon_open(&b.conf, 0, &d), -EBUSY);
 	assert_null(d);
@@ -257,7 +242,7 @@ static void test_second_writer_refused_then_takeover(void **state)
 	stackfix_open(&b);
 	stackfix_close(&b);
 	objstore_close(st);
-	conf_free(&b.conf);
+	stackfix_done(&b);
 	stackfix_done(&a);
 }
 

@@ -56,6 +56,7 @@
 
 #include "crypt/aead.h"
 #include "data/data.h"
+#include "datafix.h"
 #include "data/segment.h"
 #include "lsm/lsm.h"
 #include "store/objstore.h"
@@ -302,29 +303,15 @@ static void child_main(const char *url, struct model *m, uint64_t k0, int fd, bo
 
 /* ---- the parent's checks ---- */
 
-struct fs {
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct lsm_options lo;
-	struct data_options dopt;
-};
-
-static void fs_open(struct fs *f, objstore *st, uint64_t grace_ms)
+/* The parent reopens the store through the data-plane fixture, with the
+ * child's options (setup_opts) so both see the same tree.  The store is
+ * the test's, shared by every iteration: close with datafix_close only. */
+static void parent_open(struct datafix *f, const char *url, objstore *st, uint64_t grace_ms)
 {
-	memset(f, 0, sizeof *f);
-	f->st = st;
+	datafix_init(f, url, st);
 	setup_opts(st, &f->lo, &f->dopt);
 	f->dopt.gc_grace_ms = grace_ms;
-	assert_int_equal(lsm_open(&f->lo, &f->db), 0);
-	f->dopt.db = f->db;
-	assert_int_equal(data_open(&f->dopt, &f->d), 0);
-}
-
-static void fs_close(struct fs *f)
-{
-	assert_int_equal(data_close(f->d), 0);
-	lsm_close(f->db);
+	datafix_open(f);
 }
 
 static uint64_t get_u64(lsm *db, const void *key, size_t klen, bool *found)
@@ -347,7 +334,7 @@ static bool extent_nonzero(const struct model *m, int fi, uint64_t ext)
 	return false;
 }
 
-static void check_state(struct fs *f, const struct model *m, const char *when)
+static void check_state(struct datafix *f, const struct model *m, const char *when)
 {
 	uint8_t *got = xmalloc(CAP + EXT);
 	for (int fi = 0; fi < NF; fi++) {
@@ -472,27 +459,17 @@ static void cp_cb(void *arg, const char *name, uint64_t seq, uint64_t created)
 }
 
 /* The checkpoint view of op i reads the model as of op i. */
-static void check_checkpoint(struct fs *f, const struct model *m, uint64_t i, const char *when)
+static void check_checkpoint(struct datafix *f, const struct model *m, uint64_t i, const char *when)
 {
 	char name[32], w[256];
 	snprintf(name, sizeof name, "cp-%llu", (unsigned long long)i);
-	struct lsm_options co = f->lo;
-	co.checkpoint = name;
-	co.create = false;
-	co.read_only = true;
-	struct fs v;
-	memset(&v, 0, sizeof v);
-	v.st = f->st;
-	v.lo = co;
-	assert_int_equal(lsm_open(&co, &v.db), 0);
-	v.dopt = f->dopt;
-	v.dopt.db = v.db;
-	v.dopt.read_only = true;
-	assert_int_equal(data_open(&v.dopt, &v.d), 0);
+	struct datafix v;
+	datafix_reader(f, &v);
+	v.lo.checkpoint = name;
+	datafix_open(&v);
 	snprintf(w, sizeof w, "%s: checkpoint %s", when, name);
 	check_state(&v, m, w);
-	data_close(v.d);
-	lsm_close(v.db);
+	datafix_close(&v);
 }
 
 static void test_crash_recovery(void **state)
@@ -592,8 +569,8 @@ static void test_crash_recovery(void **state)
 		total_acked += acked - k;
 
 		/* Recover. */
-		struct fs f;
-		fs_open(&f, st, 10 * 60 * 1000);
+		struct datafix f;
+		parent_open(&f, url, st, 10 * 60 * 1000);
 		bool found;
 		uint64_t k1 = get_u64(f.db, "ctr", 3, &found);
 		snprintf(when, sizeof when, "iteration %ld (k0 %llu, k %llu, durable %llu, acked %llu, seed %llu)",
@@ -646,7 +623,7 @@ static void test_crash_recovery(void **state)
 			if (rc != -ESTALE)
 				fail_msg("%s: barrier for the killed incarnation = %d, want -ESTALE", when, rc);
 		}
-		fs_close(&f);
+		datafix_close(&f);
 	}
 	printf("# %ld crashes, %llu ops acked, final k %llu; recovered state: %llu at the last "
 	       "explicit barrier, %llu past it (periodic barriers), %llu lost acked ops (at most "
@@ -656,8 +633,8 @@ static void test_crash_recovery(void **state)
 	       (unsigned long long)lost_max, (unsigned long long)ncheckpoints);
 
 	/* GC over the leftovers: orphans and dead segments go, live data stays. */
-	struct fs f;
-	fs_open(&f, st, 0);
+	struct datafix f;
+	parent_open(&f, url, st, 0);
 	struct names all = { 0 }, refd = { 0 };
 	assert_int_equal(objstore_list_all(st, "segments/", NULL, list_cb, &all), 0);
 	referenced_segments(f.db, &refd);
@@ -692,10 +669,10 @@ static void test_crash_recovery(void **state)
 	for (size_t i = 0; i < refd2.n; i++)
 		if (!names_has(&after, refd2.v[i]))
 			fail_msg("%s: %s is referenced but not in the store", when, refd2.v[i]);
-	fs_close(&f);
-	fs_open(&f, st, 0);
+	datafix_close(&f);
+	parent_open(&f, url, st, 0);
 	check_state(&f, &m, "reopen after gc");
-	fs_close(&f);
+	datafix_close(&f);
 	names_free(&all);
 	names_free(&refd);
 	names_free(&after);

@@ -203,20 +203,14 @@ static long long compare(struct data *d, const struct model *m, bool soft)
 /* The durable state, as a fresh reader of the newest manifest sees it. */
 static int durable_matches(struct datafix *f, struct model *cands, size_t n)
 {
-	struct lsm_options ro = f->lo;
-	ro.store = f->clean;
-	ro.create = false;
-	ro.read_only = true;
-	ro.background = false;
-	lsm *view;
-	assert_int_equal(lsm_open(&ro, &view), 0);
-	struct data_options dopt = f->dopt;
-	dopt.store = f->clean;
-	dopt.db = view;
-	dopt.read_only = true;
-	dopt.cache_dir = NULL;
-	struct data *dv;
-	assert_int_equal(data_open(&dopt, &dv), 0);
+	struct datafix view;
+	datafix_reader(f, &view);
+	view.lo.store = f->clean;
+	view.lo.background = false;
+	view.dopt.store = f->clean;
+	view.dopt.cache_dir = NULL;
+	datafix_open(&view);
+	struct data *dv = view.d;
 	int which = -1;
 	for (size_t i = n; i-- > 0 && which < 0;) {
 		long long c = compare(dv, &cands[i], true);
@@ -226,8 +220,7 @@ static int durable_matches(struct datafix *f, struct model *cands, size_t n)
 		if (c == 0)
 			which = (int)i;
 	}
-	data_close(dv);
-	lsm_close(view);
+	datafix_close(&view);
 	return which;
 }
 

@@ -165,21 +165,13 @@ static void cp_cb(void *arg, const char *name, uint64_t seq, uint64_t created)
 static void expect_checkpoint(struct datafix *f, const char *name, uint8_t **want, int nfiles,
 			      size_t n, uint64_t ino0, const char *when)
 {
-	struct lsm_options co = f->lo;
-	lsm *view;
-	co.checkpoint = name;
-	co.create = false;
-	co.read_only = true;
-	assert_int_equal(lsm_open(&co, &view), 0);
-	struct data_options cd = f->dopt;
-	struct data *dv;
-	cd.db = view;
-	cd.read_only = true;
-	assert_int_equal(data_open(&cd, &dv), 0);
+	struct datafix view;
+	datafix_reader(f, &view);
+	view.lo.checkpoint = name;
+	datafix_open(&view);
 	for (int i = 0; i < nfiles; i++)
-		datafix_expect_d(dv, ino0 + (uint64_t)i, 0, want[i], n, when);
-	data_close(dv);
-	lsm_close(view);
+		datafix_expect(&view, ino0 + (uint64_t)i, 0, want[i], n, when);
+	datafix_close(&view);
 }
 
 static void run_overwrite_workload(double repack_below, double max_ratio, uint64_t slack,

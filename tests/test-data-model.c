@@ -745,17 +745,11 @@ static void test_replica_follows_writer(void **state)
 	assert_int_equal(data_txn_commit(t, NULL, NULL), 0);
 	data_txn_free(t);
 	assert_int_equal(data_barrier(w.d, 0), 0);
-	struct lsm_options ro = w.lo;
-	ro.create = false;
-	ro.read_only = true;
-	lsm *rdb;
-	assert_int_equal(lsm_open(&ro, &rdb), 0);
-	struct data_options rd = w.dopt;
-	rd.db = rdb;
-	rd.read_only = true;
-	rd.extent_cache_bytes = 64 << 20; /* a cache that keeps everything */
-	struct data *rdp;
-	assert_int_equal(data_open(&rd, &rdp), 0);
+	struct datafix replica;
+	datafix_reader(&w, &replica);
+	replica.dopt.extent_cache_bytes = 64 << 20; /* a cache that keeps everything */
+	datafix_open(&replica);
+	struct data *rdp = replica.d;
 	assert_int_equal(data_read(rdp, 1, 0, got, N), 0);
 	assert_memory_equal(got, a, N);
 	/* The writer overwrites the first half and punches the second. */
@@ -777,8 +771,7 @@ static void test_replica_follows_writer(void **state)
 			i++;
 		fail_msg("replica after data_refresh reads stale bytes from offset %zu", i);
 	}
-	data_close(rdp);
-	lsm_close(rdb);
+	datafix_close(&replica);
 	free(a);
 	free(b);
 	free(got);

@@ -252,20 +252,14 @@ static void test_checkpoint_pins_and_gc_reclaims(void **state)
 	assert_int_equal(data_gc(f.d, &rep), 0);
 	expect_bytes(&f, 20, 0, b, N);
 	/* The checkpoint still reads its version. */
-	struct lsm_options co = f.lo;
-	lsm *view;
-	co.checkpoint = "before";
-	assert_int_equal(lsm_open(&co, &view), 0);
-	struct data_options cd = f.dopt;
-	struct data *dv;
-	cd.db = view;
-	cd.read_only = true;
-	assert_int_equal(data_open(&cd, &dv), 0);
+	struct datafix view;
+	datafix_reader(&f, &view);
+	view.lo.checkpoint = "before";
+	datafix_open(&view);
 	uint8_t *got = xmalloc(N);
-	assert_int_equal(data_read(dv, 20, 0, got, N), 0);
+	assert_int_equal(data_read(view.d, 20, 0, got, N), 0);
 	assert_memory_equal(got, a, N);
-	data_close(dv);
-	lsm_close(view);
+	datafix_close(&view);
 	struct data_stats s;
 	data_stats(f.d, &s);
 	printf("# live %llu stored %llu\n", (unsigned long long)s.live_bytes,

@@ -435,8 +435,7 @@ static void test_metadata_never_waits_for_uploads(void **state)
 	snprintf(url, sizeof url, "memory://fs-upload-wait-%d", (int)getpid());
 	assert_int_equal(objstore_open(url, &mem), 0);
 	assert_int_equal(objstore_fault_wrap(mem, &none, &st), 0);
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, url, st);
+	fsfix_prepare(&f, url, st);
 	f.df.dopt.segment_bytes = 1 << 20;
 	f.df.dopt.uploads_in_flight = 1;
 	f.df.dopt.upload_threads = 1;

@@ -45,27 +45,11 @@ static void test_fsid_and_verifier(void **state)
 	assert_memory_not_equal(v1, v2, 8);
 
 	/* A read-only instance sees the stored id. */
-	struct fs_options ro = f.fo;
-	struct lsm_options lo = f.df.lo;
-	struct data_options dopt = f.df.dopt;
-	lsm *db;
-	struct data *d;
-	struct fs *rfs;
+	struct fsfix ro;
 	assert_int_equal(fs_sync(f.fs), 0);
-	lo.create = false;
-	lo.read_only = true;
-	assert_int_equal(lsm_open(&lo, &db), 0);
-	dopt.db = db;
-	dopt.read_only = true;
-	assert_int_equal(data_open(&dopt, &d), 0);
-	ro.db = db;
-	ro.data = d;
-	ro.read_only = true;
-	assert_int_equal(fs_open(&ro, &rfs), 0);
-	assert_true(fs_fsid(rfs) == id);
-	fs_close(rfs);
-	data_close(d);
-	lsm_close(db);
+	fsfix_open_reader(&f, &ro);
+	assert_true(fs_fsid(ro.fs) == id);
+	fsfix_close(&ro);
 	fsfix_done(&f);
 }
 
@@ -84,26 +68,10 @@ static void test_fsid_of_old_store(void **state)
 
 	uint64_t ids[2];
 	for (int i = 0; i < 2; i++) {
-		struct lsm_options lo = f.df.lo;
-		struct data_options dopt = f.df.dopt;
-		struct fs_options fo = f.fo;
-		lsm *db;
-		struct data *d;
-		struct fs *rfs;
-		lo.create = false;
-		lo.read_only = true;
-		assert_int_equal(lsm_open(&lo, &db), 0);
-		dopt.db = db;
-		dopt.read_only = true;
-		assert_int_equal(data_open(&dopt, &d), 0);
-		fo.db = db;
-		fo.data = d;
-		fo.read_only = true;
-		assert_int_equal(fs_open(&fo, &rfs), 0);
-		ids[i] = fs_fsid(rfs);
-		fs_close(rfs);
-		data_close(d);
-		lsm_close(db);
+		struct fsfix ro;
+		fsfix_open_reader(&f, &ro);
+		ids[i] = fs_fsid(ro.fs);
+		fsfix_close(&ro);
 	}
 	assert_true(ids[0] != 0 && ids[0] == ids[1]);
 	fsfix_open(&f);
@@ -623,8 +591,7 @@ static void test_quota_and_read_only(void **state)
 	bool created;
 	size_t n;
 	char buf[8];
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, "net-quota", NULL);
+	fsfix_prepare(&f, "net-quota", NULL);
 	f.fo.max_inodes = 2;
 	f.fo.max_size = 100;
 	fsfix_open(&f);
@@ -643,22 +610,9 @@ static void test_quota_and_read_only(void **state)
 	fsfix_close(&f);
 
 	/* A read-only instance: reads and handles work, mutations are EROFS. */
-	struct lsm_options lo = f.df.lo;
-	struct data_options dopt = f.df.dopt;
-	struct fs_options fo = f.fo;
-	lsm *db;
-	struct data *d;
-	struct fs *ro;
-	lo.create = false;
-	lo.read_only = true;
-	assert_int_equal(lsm_open(&lo, &db), 0);
-	dopt.db = db;
-	dopt.read_only = true;
-	assert_int_equal(data_open(&dopt, &d), 0);
-	fo.db = db;
-	fo.data = d;
-	fo.read_only = true;
-	assert_int_equal(fs_open(&fo, &ro), 0);
+	struct fsfix reader;
+	fsfix_open_reader(&f, &reader);
+	struct fs *ro = reader.fs;
 	bool eof;
 	assert_int_equal(fs_read_as(ro, ROOT, ino, 0, buf, sizeof buf, &n, &eof), 0);
 	assert_int_equal(n, 8);
@@ -676,9 +630,7 @@ static void test_quota_and_read_only(void **state)
 	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
 	assert_int_equal(fs_setattr(ro, ROOT, ino, &sa, NULL, &w), -EROFS);
 	assert_false(w.obj.pre_valid || w.obj.post_valid);
-	fs_close(ro);
-	data_close(d);
-	lsm_close(db);
+	fsfix_close(&reader);
 	datafix_done(&f.df);
 }
 

@@ -71,8 +71,7 @@ static void test_sparse_terabyte_in_chunks(void **state)
 	struct fsfix f;
 	struct fs_attr a;
 	size_t n;
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, "reclaim-sparse", NULL);
+	fsfix_prepare(&f, "reclaim-sparse", NULL);
 	f.fo.reclaim_chunk_bytes = 4 * E;
 	f.fo.reclaim_paused = true;
 	fsfix_open(&f);
@@ -144,8 +143,7 @@ static void test_sparse_terabyte_in_chunks(void **state)
 
 static void open_paused(struct fsfix *f, const char *name, uint64_t chunk)
 {
-	memset(f, 0, sizeof *f);
-	datafix_init(&f->df, name, NULL);
+	fsfix_prepare(f, name, NULL);
 	f->fo.reclaim_chunk_bytes = chunk;
 	f->fo.reclaim_paused = true;
 	fsfix_open(f);
@@ -285,8 +283,7 @@ static void test_background_thread(void **state)
 	size_t n;
 	char buf[8 * DATA_EXTENT_BYTES];
 	memset(buf, 'c', sizeof buf);
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, "reclaim-thread", NULL);
+	fsfix_prepare(&f, "reclaim-thread", NULL);
 	f.fo.reclaim_chunk_bytes = E;
 	fsfix_open(&f);
 	struct usage base = usage(&f);
@@ -319,8 +316,7 @@ static int crash_child(const char *url)
 {
 	struct fsfix f;
 	size_t n;
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, url, NULL);
+	fsfix_prepare(&f, url, NULL);
 	f.fo.reclaim_chunk_bytes = 4 * E;
 	f.fo.reclaim_paused = true;
 	fsfix_open(&f);
@@ -358,8 +354,7 @@ static void test_crash_between_chunks(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 
 	struct fsfix f;
-	memset(&f, 0, sizeof f);
-	datafix_init(&f.df, url, NULL);
+	fsfix_prepare(&f, url, NULL);
 	f.fo.reclaim_chunk_bytes = 4 * E;
 	f.fo.reclaim_paused = true;
 	fsfix_open(&f);

@@ -18,61 +18,14 @@
 #include <cmocka.h>
 
 #include "crypt/aead.h"
-#include "data/data.h"
 #include "fs/fs.h"
 #include "fs/fs_int.h"
 #include "fs/lock.h"
-#include "lsm/lsm.h"
+#include "fsfix.h"
 #include "testutil.h"
 
 #define INO 42
 #define EOF_ FS_LOCK_EOF
-
-struct t {
-	char url[96];
-	objstore *st;
-	lsm *db;
-	struct data *d;
-	struct fs *fs;
-};
-
-static int counter;
-
-static void t_init(struct t *t)
-{
-	struct lsm_options lo;
-	struct data_options dopt;
-	struct fs_options fo;
-	memset(t, 0, sizeof *t);
-	snprintf(t->url, sizeof t->url, "memory://test-lock-%d-%d", (int)getpid(), ++counter);
-	assert_int_equal(objstore_open(t->url, &t->st), 0);
-	lsm_options_default(&lo);
-	lo.store = t->st;
-	lo.create = true;
-	memset(lo.key, 3, sizeof lo.key);
-	assert_int_equal(lsm_open(&lo, &t->db), 0);
-	data_options_default(&dopt);
-	dopt.store = t->st;
-	dopt.db = t->db;
-	memset(dopt.key, 4, sizeof dopt.key);
-	memcpy(dopt.meta_key, lo.key, sizeof dopt.meta_key);
-	dopt.flush_interval_ms = 0;
-	dopt.gc_interval_ms = 0;
-	assert_int_equal(data_open(&dopt, &t->d), 0);
-	memset(&fo, 0, sizeof fo);
-	fo.db = t->db;
-	fo.data = t->d;
-	assert_int_equal(fs_open(&fo, &t->fs), 0);
-}
-
-static void t_done(struct t *t)
-{
-	fs_close(t->fs);
-	assert_int_equal(data_close(t->d), 0);
-	lsm_close(t->db);
-	objstore_close(t->st);
-	objstore_memory_reset(t->url + strlen("memory://"));
-}
 
 static struct fs_lock_owner owner(uint64_t frontend, uint64_t id, int kind)
 {
@@ -87,7 +40,7 @@ static struct fs_lock range(int type, uint64_t start, uint64_t end)
 	return lk;
 }
 
-static int set(struct t *t, const struct fs_lock_owner *o, int type, uint64_t start,
+static int set(struct fsfix *t, const struct fs_lock_owner *o, int type, uint64_t start,
 	       uint64_t end)
 {
 	struct fs_lock lk = range(type, start, end);
@@ -95,7 +48,7 @@ static int set(struct t *t, const struct fs_lock_owner *o, int type, uint64_t st
 }
 
 /* fs_getlk's answer for o asking type over [start, end]. */
-static struct fs_lock get(struct t *t, const struct fs_lock_owner *o, int type, uint64_t start,
+static struct fs_lock get(struct fsfix *t, const struct fs_lock_owner *o, int type, uint64_t start,
 			  uint64_t end)
 {
 	struct fs_lock lk = range(type, start, end);
@@ -103,15 +56,15 @@ static struct fs_lock get(struct t *t, const struct fs_lock_owner *o, int type, 
 	return lk;
 }
 
-static size_t records(struct t *t)
+static size_t records(struct fsfix *t)
 {
 	return lock_table_records(t->fs->locks, INO);
 }
 
 static void test_read_write_conflicts(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX),
 			     c = owner(1, 3, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_RDLCK, 0, 9), 0);
@@ -128,13 +81,13 @@ static void test_read_write_conflicts(void **state)
 	/* Another inode is free. */
 	struct fs_lock lk = range(F_WRLCK, 0, EOF_);
 	assert_int_equal(fs_setlk(t.fs, INO + 1, &a2, &lk, NULL), 0);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_split_and_merge(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_WRLCK, 0, 9), 0);
 	assert_int_equal(set(&t, &a, F_WRLCK, 10, 19), 0);
@@ -167,13 +120,13 @@ static void test_split_and_merge(void **state)
 	assert_int_equal(set(&t, &a, F_UNLCK, 0, EOF_), 0);
 	assert_int_equal(records(&t), 0);
 	assert_int_equal(get(&t, &b, F_WRLCK, 0, EOF_).type, F_UNLCK);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_upgrade_downgrade(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_RDLCK, 0, 99), 0);
 	assert_int_equal(set(&t, &b, F_RDLCK, 50, 50), 0);
@@ -190,13 +143,13 @@ static void test_upgrade_downgrade(void **state)
 	assert_int_equal(set(&t, &b, F_RDLCK, 45, 45), 0);
 	assert_int_equal(set(&t, &b, F_RDLCK, 39, 39), -EAGAIN);
 	assert_int_equal(set(&t, &b, F_RDLCK, 60, 60), -EAGAIN);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_getlk_reports_holder(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX);
 	assert_int_equal(get(&t, &a, F_WRLCK, 0, EOF_).type, F_UNLCK);
 	assert_int_equal(set(&t, &a, F_RDLCK, 10, 19), 0);
@@ -213,13 +166,13 @@ static void test_getlk_reports_holder(void **state)
 	assert_int_equal(get(&t, &a, F_WRLCK, 0, EOF_).type, F_UNLCK);
 	assert_int_equal(get(&t, &b, F_WRLCK, 20, 30).type, F_UNLCK);
 	assert_int_equal(get(&t, &b, F_WRLCK, 19, 19).type, F_RDLCK);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_bad_requests(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), bad = owner(1, 2, 7);
 	struct fs_lock lk = range(F_UNLCK, 0, 10);
 	assert_int_equal(fs_getlk(t.fs, INO, &a, &lk), -EINVAL); /* F_GETLK of F_UNLCK */
@@ -241,13 +194,13 @@ static void test_bad_requests(void **state)
 	fs_lock_release_handle(t.fs, 999, 1, 5);
 	fs_lock_release_inode(t.fs, 999);
 	fs_lock_release_frontend(t.fs, 77);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_ranges_to_eof(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_WRLCK, 100, EOF_), 0);
 	assert_int_equal(set(&t, &b, F_WRLCK, EOF_, EOF_), -EAGAIN);
@@ -268,13 +221,13 @@ static void test_ranges_to_eof(void **state)
 	assert_int_equal(records(&t), 1);
 	g = get(&t, &a, F_RDLCK, 5, 5);
 	assert_true(g.start == 0 && g.end == EOF_);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_flock_shared_exclusive(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_OFD), b = owner(1, 2, FS_LOCK_OFD),
 			     c = owner(1, 3, FS_LOCK_OFD);
 	assert_int_equal(fs_flock(t.fs, INO, &a, F_RDLCK, NULL), 0);
@@ -302,13 +255,13 @@ static void test_flock_shared_exclusive(void **state)
 	assert_int_equal(fs_flock(t.fs, INO, &b, F_RDLCK, NULL), -EAGAIN);
 	fs_lock_release_handle(t.fs, INO, a.frontend, a.handle);
 	assert_int_equal(fs_flock(t.fs, INO, &b, F_RDLCK, NULL), 0);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_ofd_and_posix(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner ofd = owner(1, 1, FS_LOCK_OFD), ofd2 = owner(1, 2, FS_LOCK_OFD),
 			     px = owner(1, 3, FS_LOCK_POSIX);
 	/* OFD and POSIX locks conflict with each other (other owners). */
@@ -332,13 +285,13 @@ static void test_ofd_and_posix(void **state)
 	assert_int_equal(set(&t, &nohandle, F_RDLCK, 20, 20), 0);
 	fs_lock_release_handle(t.fs, INO, nohandle.frontend, 0);
 	assert_int_equal(set(&t, &ofd2, F_WRLCK, 20, 20), -EAGAIN);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 /* ---- blocking ---- */
 
 struct waiter {
-	struct t *t;
+	struct fsfix *t;
 	struct fs_lock_owner o;
 	struct fs_lock lk;
 	bool flock;
@@ -378,8 +331,8 @@ static int waiter_join(struct waiter *w)
 
 static void test_blocking_woken_by_unlock(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX);
 	struct waiter w = { .t = &t, .o = owner(1, 2, FS_LOCK_POSIX), .lk = range(F_WRLCK, 5, 5) };
 	assert_int_equal(set(&t, &a, F_RDLCK, 0, 9), 0);
@@ -399,13 +352,13 @@ static void test_blocking_woken_by_unlock(void **state)
 	assert_int_equal(fs_flock(t.fs, INO, &a, F_UNLCK, NULL), 0);
 	assert_int_equal(waiter_join(&f), 0);
 	assert_int_equal(fs_flock(t.fs, INO, &a, F_WRLCK, NULL), -EAGAIN);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_cancel_and_timeout(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_WRLCK, 0, EOF_), 0);
 	struct waiter w = { .t = &t, .o = owner(1, 2, FS_LOCK_POSIX), .lk = range(F_RDLCK, 0, 0) };
@@ -436,13 +389,13 @@ static void test_cancel_and_timeout(void **state)
 	fs_lock_release_frontend(t.fs, 1); /* a's locks go: w2 is granted */
 	assert_int_equal(waiter_join(&w2), 0);
 	assert_int_equal(get(&t, &b, F_WRLCK, 0, EOF_).pid, w2.o.pid);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_deadlock_detected(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX),
 			     c = owner(1, 3, FS_LOCK_POSIX);
 	struct fs_lock_wait wait = { .timeout_ms = WAIT_MS };
@@ -477,13 +430,13 @@ static void test_deadlock_detected(void **state)
 	assert_int_equal(fs_setlk(t.fs, INO, &o1, &lk, &brief), -ETIMEDOUT);
 	fs_lock_release_owner(t.fs, INO, &o1);
 	assert_int_equal(waiter_join(&w2), 0);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 static void test_releases_wake_waiters(void **state)
 {
-	struct t t;
-	t_init(&t);
+	struct fsfix t;
+	fsfix_init(&t, "test-lock");
 	struct fs_lock_owner a = owner(1, 1, FS_LOCK_POSIX), b = owner(1, 2, FS_LOCK_POSIX);
 	assert_int_equal(set(&t, &a, F_WRLCK, 0, 9), 0);
 	assert_int_equal(set(&t, &a, F_RDLCK, 20, 29), 0);
@@ -505,7 +458,7 @@ static void test_releases_wake_waiters(void **state)
 	/* Every lock through a frontend, on every inode. */
 	fs_lock_release_frontend(t.fs, b.frontend);
 	assert_int_equal(lock_table_records(t.fs->locks, INO + 1), 0);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 /* ---- threads ----
@@ -527,7 +480,7 @@ struct shared_map {
 };
 
 struct worker {
-	struct t *t;
+	struct fsfix *t;
 	struct shared_map *map;
 	int id;
 	uint64_t seed;
@@ -598,11 +551,11 @@ static void *worker_main(void *arg)
 static void test_threads_exclusion_and_deadlocks(void **state)
 {
 	uint64_t seed = test_seed("test-lock threads");
-	struct t t;
+	struct fsfix t;
 	struct shared_map map = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	struct worker w[T_THREADS];
 	pthread_t th[T_THREADS];
-	t_init(&t);
+	fsfix_init(&t, "test-lock");
 	for (int b = 0; b < T_BYTES; b++)
 		map.writer[b] = -1;
 	for (int i = 0; i < T_THREADS; i++) {
@@ -617,7 +570,7 @@ static void test_threads_exclusion_and_deadlocks(void **state)
 	assert_true(map.granted > 0);
 	assert_int_equal(records(&t), 0);
 	assert_int_equal(lock_table_waiters(t.fs->locks), 0);
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 /* ---- a randomized model ----
@@ -685,7 +638,7 @@ static size_t model_records(const struct model *m)
 	return n;
 }
 
-static void model_getlk(struct t *t, struct model *m, const struct fs_lock_owner *owners,
+static void model_getlk(struct fsfix *t, struct model *m, const struct fs_lock_owner *owners,
 			int who, int type, int lo, int hi)
 {
 	struct fs_lock lk = range(type, cell_start(lo), cell_end(hi));
@@ -712,7 +665,7 @@ static void model_getlk(struct t *t, struct model *m, const struct fs_lock_owner
 	assert_true(ghi == CELLS || m->cell[holder][ghi + 1] != m_of(lk.type));
 }
 
-static void model_flock(struct t *t, struct model *m, const struct fs_lock_owner *owners,
+static void model_flock(struct fsfix *t, struct model *m, const struct fs_lock_owner *owners,
 			int who, int type)
 {
 	int want = m_of(type);
@@ -730,7 +683,7 @@ static void model_flock(struct t *t, struct model *m, const struct fs_lock_owner
 		m->flock[who] = want;
 }
 
-static void model_step(struct t *t, struct model *m, struct test_rng *rng,
+static void model_step(struct fsfix *t, struct model *m, struct test_rng *rng,
 		       const struct fs_lock_owner *owners)
 {
 	int who = (int)test_rng_below(rng, OWNERS);
@@ -759,9 +712,9 @@ static void model_step(struct t *t, struct model *m, struct test_rng *rng,
 static void test_random_model(void **state)
 {
 	struct test_rng rng = { test_seed("test-lock model") };
-	struct t t;
+	struct fsfix t;
 	struct model m;
-	t_init(&t);
+	fsfix_init(&t, "test-lock");
 	memset(&m, 0, sizeof m);
 	/* Owner ids repeat across frontends: identity is the pair. */
 	const struct fs_lock_owner owners[OWNERS] = {
@@ -773,7 +726,7 @@ static void test_random_model(void **state)
 		model_step(&t, &m, &rng, owners);
 		assert_int_equal(records(&t), model_records(&m));
 	}
-	t_done(&t);
+	fsfix_done(&t);
 }
 
 int main(void)
