@@ -36,7 +36,7 @@ export BUCKETFS_BIN   = $(abspath $(BUILD)/bucketfs)
 export BUCKETFS_TESTS = $(abspath $(BUILD)/tests)
 export CMOCKA_MESSAGE_OUTPUT = TAP
 
-.PHONY: all test asan bench fuzz clean check-tests
+.PHONY: all test asan bench fuzz fuzz-merge clean check-tests
 all: $(BUILD)/bucketfs bucketfs $(TESTBIN) $(HELPBIN) $(BENCHBIN)
 
 bucketfs: $(BUILD)/bucketfs
@@ -73,9 +73,12 @@ asan:
 
 # fuzz: every fuzz/fuzz-NAME.c is a libFuzzer target built with clang
 # against a sanitized library in build-fuzz/, run for FUZZ_SECONDS on
-# fuzz/corpus/NAME/ (new inputs go to build-fuzz/corpus/NAME/, so the
-# committed corpus changes only by hand: see fuzz/README).  A crash, leak
-# or timeout fails.  Not part of `make test` (time).
+# fuzz/corpus/NAME/.  New inputs go to build-fuzz/corpus/NAME/, so the
+# committed corpus changes only on purpose: `make fuzz-merge` adds to it
+# the ones that reach new edges (-merge=1; -use_counters=0 counts edges,
+# not hit counts, which keeps the corpus a few hundred files).  A crash, leak or timeout fails
+# (the input is kept in build-fuzz/artifacts/NAME/).  Not part of `make
+# test`: it takes FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 30
 FUZZ_NAMES   := $(patsubst fuzz/fuzz-%.c,%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -95,6 +98,12 @@ fuzz:
 	    -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/artifacts/$$n/ \
 	    build-fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
+	done
+
+fuzz-merge:
+	@for n in $(FUZZ_NAMES); do \
+	  test -x build-fuzz/fuzz/fuzz-$$n || { echo "run make fuzz first"; exit 1; }; \
+	  build-fuzz/fuzz/fuzz-$$n -merge=1 -use_counters=0 fuzz/corpus/$$n build-fuzz/corpus/$$n || exit 1; \
 	done
 
 BENCHSH  := $(wildcard bench/bench-*.sh)
