@@ -23,9 +23,11 @@
 
 #include "daemon/admin.h"
 #include "daemon/admin_int.h"
+#include "daemon/conf.h"
 #include "daemon/lease.h"
 #include "fs/fs.h"
 #include "util/clock.h"
+#include "util/config.h"
 
 static const struct fs_cred ROOT = { 0, 0, 0, NULL, 0 };
 
@@ -483,6 +485,27 @@ static void test_admin_parse(void **state)
 	assert_int_equal(admin_parse(big, ADMIN_REQUEST_MAX - 1, &rq), -EINVAL);
 }
 
+/* bucketfs.conf from memory (what fuzz/fuzz-conf.c drives). */
+static void test_conf_load_text(void **state)
+{
+	static const char good[] = "[storage]\nurl = \"file:///srv/x\"\n[cache]\nmemory = 1MiB\n";
+	static const char bad[] = "[storage]\ncompression = \"zstd:99\"\n";
+	struct conf c;
+	struct config_error err;
+	(void)state;
+	assert_int_equal(conf_load_text(good, sizeof good - 1, "t.conf", &c, &err), 0);
+	assert_string_equal(c.url, "file:///srv/x");
+	assert_int_equal(c.cache_memory, 1 << 20);
+	assert_non_null(c.compression); /* the default */
+	conf_free(&c);
+	assert_int_equal(conf_load_text(bad, sizeof bad - 1, "t.conf", &c, &err), -EINVAL);
+	assert_true(!strncmp(err.msg, "t.conf:2: [storage] compression", 31));
+	conf_free(&c);
+	assert_int_equal(conf_load_text("x\0", 2, "t.conf", &c, &err), -EINVAL);
+	assert_int_equal(err.line, 1);
+	conf_free(&c);
+}
+
 /* The reply decoder of the CLI: a broken daemon gets -EPROTO. */
 static void test_admin_parse_reply(void **state)
 {
@@ -636,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_admin_bad_requests),
 		cmocka_unit_test(test_admin_parse),
 		cmocka_unit_test(test_admin_parse_reply),
+		cmocka_unit_test(test_conf_load_text),
 		cmocka_unit_test(test_admin_slow_and_many_clients),
 		cmocka_unit_test(test_admin_socket_paths),
 	};
