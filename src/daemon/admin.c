@@ -240,7 +240,8 @@ static int parse_checkpoint(const char *args, struct admin_request *out)
 	return 0;
 }
 
-/* A verb either takes no arguments (parse_args NULL) or needs some. */
+/* A verb either takes no arguments (parse_args NULL) or needs some, and
+ * then its parse_args sets the final verb (checkpoint create/delete/list). */
 static const struct {
 	const char *verb;
 	enum admin_verb id;
