@@ -814,6 +814,42 @@ static void test_template_of_empty_schema(void **state)
 
 /* ---- random mutations ---- */
 
+/* config_load_mem takes the bytes of a file, NULs included (the fuzz
+ * target fuzz/fuzz-conf.c uses it); a NUL never ends the text early. */
+static void test_load_mem_with_nul_bytes(void **state)
+{
+	static const char ok[] = "[storage]\nurl = \"file:///x\"\n";
+	static const char nul_in_value[] = "[storage]\nurl = \"a\0b\"\n";
+	static const char nul_in_comment[] = "# \0\n[storage]\nurl = \"y\"\n";
+	static const char nul_after[] = "[storage]\nurl = \"z\"\n\0[cache]\nmemory = lots\n";
+	struct cfg c;
+	struct config_error err;
+
+	(void)state;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(config_load_mem(schema, &c, ok, sizeof ok - 1, "m.conf", &err), 0);
+	assert_string_equal(c.url, "file:///x");
+	config_free(schema, &c);
+	assert_int_equal(config_load_mem(schema, &c, "", 0, "m.conf", &err), 0);
+	assert_null(c.url);
+	assert_int_equal(config_load_mem(schema, &c, NULL, 0, "m.conf", &err), 0);
+	int r = config_load_mem(schema, &c, nul_in_value, sizeof nul_in_value - 1, "m.conf", &err);
+	assert_int_equal(r, -EINVAL);
+	assert_true(!strncmp(err.msg, "m.conf:2:", 9));
+	config_free(schema, &c);
+	r = config_load_mem(schema, &c, nul_in_comment, sizeof nul_in_comment - 1, "m.conf", &err);
+	if (r == 0)
+		assert_string_equal(c.url, "y");
+	else
+		assert_true(!strncmp(err.msg, "m.conf:1:", 9));
+	config_free(schema, &c);
+	/* the bad line after the NUL is read: the text did not stop there */
+	r = config_load_mem(schema, &c, nul_after, sizeof nul_after - 1, "m.conf", &err);
+	assert_int_equal(r, -EINVAL);
+	assert_int_not_equal(err.line, 0);
+	config_free(schema, &c);
+}
+
 static const char fuzz_bytes[] = "\"'[]{}$#=,\\\n\r\t :-_.0123456789abkKMGiBsmhdux\x01\x7f\xc3\xff";
 
 static void mutate(struct test_rng *rng, struct buf *b)
@@ -958,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_whitespace_tolerated),
 		cmocka_unit_test(test_crlf_and_bom_tolerated),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_mem_with_nul_bytes),
 		cmocka_unit_test(test_missing_file_is_enoent),
 		cmocka_unit_test(test_env_substitution),
 		cmocka_unit_test(test_env_unset_is_an_error),

@@ -22,9 +22,12 @@
 #include "stackfix.h"
 
 #include "daemon/admin.h"
+#include "daemon/admin_int.h"
+#include "daemon/conf.h"
 #include "daemon/lease.h"
 #include "fs/fs.h"
 #include "util/clock.h"
+#include "util/config.h"
 
 static const struct fs_cred ROOT = { 0, 0, 0, NULL, 0 };
 
@@ -401,6 +404,10 @@ static void test_admin_bad_requests(void **state)
 	out = raw_exchange(x.path, "", 0, true);
 	assert_string_equal(out, "ERR 22 request not terminated by a newline\n");
 	free(out);
+	/* a NUL is not printable: it must not cut "status\0..." to "status" */
+	out = raw_exchange(x.path, "status\0junk\n", 12, false);
+	assert_string_equal(out, "ERR 22 request is not printable text\n");
+	free(out);
 	/* two requests in one: only the first is answered */
 	out = raw_exchange(x.path, "flush\nstatus\n", 13, false);
 	assert_string_equal(out, "OK\n.\n");
@@ -410,6 +417,109 @@ static void test_admin_bad_requests(void **state)
 	assert_int_equal(admin_request(x.path, "status", &body, err, sizeof err), 0);
 	free(body);
 	adminfix_stop(&x);
+}
+
+/* The request decoder without a socket (admin_int.h, also fuzzed). */
+static void test_admin_parse(void **state)
+{
+	struct admin_request rq;
+	(void)state;
+#define PARSE(s) admin_parse(s, sizeof s - 1, &rq)
+	assert_int_equal(PARSE("status\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_STATUS);
+	assert_null(rq.name);
+	assert_int_equal(PARSE("flush\nstatus\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_FLUSH);
+	assert_int_equal(PARSE("stats\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_STATS);
+	assert_int_equal(PARSE("checkpoint list\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_CHECKPOINT_LIST);
+	assert_int_equal(PARSE("checkpoint create night ly\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_CHECKPOINT_CREATE);
+	assert_string_equal(rq.name, "night ly");
+	assert_int_equal(PARSE("checkpoint delete x\n"), 0);
+	assert_int_equal(rq.verb, ADMIN_CHECKPOINT_DELETE);
+	assert_string_equal(rq.name, "x");
+
+	assert_int_equal(PARSE("status"), -EINVAL);
+	assert_string_equal(rq.msg, "request not terminated by a newline");
+	assert_int_equal(PARSE("status now\n"), -EINVAL);
+	assert_string_equal(rq.msg, "request 'status' takes no arguments");
+	assert_int_equal(PARSE("checkpoint \n"), -EINVAL);
+	assert_string_equal(rq.msg, "request 'checkpoint' needs arguments");
+	assert_int_equal(PARSE("checkpoint frob x\n"), -EINVAL);
+	assert_string_equal(rq.msg, "usage: checkpoint create NAME | delete NAME | list");
+	assert_int_equal(PARSE("nope\n"), -EINVAL);
+	assert_true(!strncmp(rq.msg, "unknown request 'nope'", 22));
+	assert_int_equal(PARSE("st\tatus\n"), -EINVAL);
+	assert_string_equal(rq.msg, "request is not printable text");
+	assert_int_equal(PARSE("status\0x\n"), -EINVAL);
+	assert_string_equal(rq.msg, "request is not printable text");
+	assert_int_equal(PARSE("\xc3\xa9\n"), -EINVAL);
+#undef PARSE
+	/* ADMIN_REQUEST_MAX bytes, newline included, is the longest */
+	char big[ADMIN_REQUEST_MAX + 1];
+	memcpy(big, "checkpoint create ", 18);
+	memset(big + 18, 'n', sizeof big - 18);
+	big[ADMIN_REQUEST_MAX - 1] = '\n';
+	assert_int_equal(admin_parse(big, ADMIN_REQUEST_MAX, &rq), 0);
+	assert_int_equal(strlen(rq.name), ADMIN_REQUEST_MAX - 19);
+	big[ADMIN_REQUEST_MAX - 1] = 'n';
+	big[ADMIN_REQUEST_MAX] = '\n';
+	assert_int_equal(admin_parse(big, sizeof big, &rq), -E2BIG);
+	assert_int_equal(admin_parse(big, ADMIN_REQUEST_MAX - 1, &rq), -EINVAL);
+}
+
+/* bucketfs.conf from memory (what fuzz/fuzz-conf.c drives). */
+static void test_conf_load_text(void **state)
+{
+	static const char good[] = "[storage]\nurl = \"file:///srv/x\"\n[cache]\nmemory = 1MiB\n";
+	static const char bad[] = "[storage]\ncompression = \"zstd:99\"\n";
+	struct conf c;
+	struct config_error err;
+	(void)state;
+	assert_int_equal(conf_load_text(good, sizeof good - 1, "t.conf", &c, &err), 0);
+	assert_string_equal(c.url, "file:///srv/x");
+	assert_int_equal(c.cache_memory, 1 << 20);
+	assert_non_null(c.compression); /* the default */
+	conf_free(&c);
+	assert_int_equal(conf_load_text(bad, sizeof bad - 1, "t.conf", &c, &err), -EINVAL);
+	assert_true(!strncmp(err.msg, "t.conf:2: [storage] compression", 31));
+	conf_free(&c);
+	assert_int_equal(conf_load_text("x\0", 2, "t.conf", &c, &err), -EINVAL);
+	assert_int_equal(err.line, 1);
+	conf_free(&c);
+}
+
+/* The reply decoder of the CLI: a broken daemon gets -EPROTO. */
+static void test_admin_parse_reply(void **state)
+{
+	char *body, err[16];
+	(void)state;
+#define REPLY(s) admin_parse_reply(s, sizeof s - 1, &body, err, sizeof err)
+	assert_int_equal(REPLY("OK\n.\n"), 0);
+	assert_string_equal(body, "");
+	free(body);
+	assert_int_equal(REPLY("OK\na 1\n..dot\n.\ntrailing"), 0);
+	assert_string_equal(body, "a 1\n.dot\n");
+	free(body);
+	assert_int_equal(REPLY("ERR 22 unknown request 'x' and more\n"), -EINVAL);
+	assert_null(body);
+	assert_string_equal(err, "unknown request");
+	assert_int_equal(REPLY("ERR 13\n"), -EACCES);
+	assert_string_equal(err, "");
+	const char *bad[] = { "", "OK", "OK\n", "OK\nline\n", "OK\n.", "ERR ", "ERR x\n",
+			      "ERR 0 zero\n", "ERR -5 neg\n", "ERR 4096 big\n",
+			      "ERR 99999999999999999999 huge\n", "HELLO\n", "ok\n.\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(admin_parse_reply(bad[i], strlen(bad[i]), &body, err, sizeof err),
+				 -EPROTO);
+		assert_null(body);
+	}
+	/* a NUL inside the reply would hide the lines after it */
+	assert_int_equal(REPLY("OK\nx\0y\n.\n"), -EPROTO);
+	assert_null(body);
+#undef REPLY
 }
 
 static void test_admin_slow_and_many_clients(void **state)
@@ -532,6 +642,9 @@ int main(void)
 		cmocka_unit_test(test_second_writer_refused_then_takeover),
 		cmocka_unit_test(test_admin_requests),
 		cmocka_unit_test(test_admin_bad_requests),
+		cmocka_unit_test(test_admin_parse),
+		cmocka_unit_test(test_admin_parse_reply),
+		cmocka_unit_test(test_conf_load_text),
 		cmocka_unit_test(test_admin_slow_and_many_clients),
 		cmocka_unit_test(test_admin_socket_paths),
 	};

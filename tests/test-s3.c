@@ -277,6 +277,30 @@ static void test_xml_scanner(void **state)
 	assert_null(s3_xml_text(x, "Size"));
 }
 
+/* An S3 answer with an empty body reaches the scanner as (NULL, 0): found
+ * by fuzz/fuzz-s3-xml (UBSan: arithmetic on a null pointer). */
+static void test_xml_empty_body(void **state)
+{
+	struct buf empty = BUF_INIT;
+	struct s3_xml x = s3_xml_make(empty.data, empty.len), c;
+	char *s;
+
+	(void)state;
+	assert_non_null(x.p);
+	assert_ptr_equal(x.p, x.end);
+	assert_false(s3_xml_next(&x, "Contents", &c));
+	assert_null(s3_xml_text(x, "UploadId"));
+	s = s3_xml_unescape(x);
+	assert_string_equal(s, "");
+	free(s);
+	s3_xml_escape(&empty, "");
+	x = s3_xml_make(empty.data, empty.len);
+	s = s3_xml_unescape(x);
+	assert_string_equal(s, "");
+	free(s);
+	buf_free(&empty);
+}
+
 /* ---- opening, no network ---- */
 
 static void test_s3_bad_urls_and_settings_rejected(void **state)
@@ -1220,6 +1244,7 @@ static const struct CMUnitTest offline[] = {
 	cmocka_unit_test(test_sigv4_aws_example_list_objects),
 	cmocka_unit_test(test_sigv4_uri_and_query_encoding),
 	cmocka_unit_test(test_xml_scanner),
+	cmocka_unit_test(test_xml_empty_body),
 	cmocka_unit_test(test_s3_bad_urls_and_settings_rejected),
 	cmocka_unit_test(test_unreachable_endpoint_fails_after_bounded_retries),
 };

@@ -2,6 +2,7 @@
  * connection, reading and validating the request in one place, and the
  * request table (protocol in admin.h). */
 #include "daemon/admin.h"
+#include "daemon/admin_int.h"
 #include "daemon/daemon_int.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ static void frontend_line(void *arg, const char *name, const char *address)
 	reply_line(arg, "frontend %s %s", name, address);
 }
 
-static void do_status(struct admin *a, const char *args, struct reply *rp)
+static void do_status(struct admin *a, struct reply *rp)
 {
 	struct daemon *d = a->d;
 	struct data_stats ds;
@@ -142,14 +143,14 @@ static void do_status(struct admin *a, const char *args, struct reply *rp)
 	}
 }
 
-static void do_flush(struct admin *a, const char *args, struct reply *rp)
+static void do_flush(struct admin *a, struct reply *rp)
 {
 	int r = daemon_flush(a->d);
 	if (r < 0)
 		reply_error(rp, r, "flush of %s failed: %s", a->d->conf->url, strerror(-r));
 }
 
-static void do_stats(struct admin *a, const char *args, struct reply *rp)
+static void do_stats(struct admin *a, struct reply *rp)
 {
 	struct data_stats ds;
 	struct lsm_stats ls;
@@ -178,22 +179,18 @@ static void checkpoint_line(void *arg, const char *name, uint64_t seq, uint64_t 
 	reply_line(arg, "%" PRIu64 " %" PRIu64 " %s", seq, created_ns, name);
 }
 
-static void do_checkpoint(struct admin *a, const char *args, struct reply *rp)
+static void do_checkpoint(struct admin *a, const struct admin_request *rq, struct reply *rp)
 {
 	const char *url = a->d->conf->url;
 	int r;
-	if (!strcmp(args, "list")) {
+	if (rq->verb == ADMIN_CHECKPOINT_LIST) {
 		r = daemon_checkpoint_list(a->d, checkpoint_line, rp);
 		if (r < 0)
 			reply_error(rp, r, "checkpoint list in %s: %s", url, strerror(-r));
 		return;
 	}
-	bool create = !strncmp(args, "create ", 7);
-	if (!create && strncmp(args, "delete ", 7)) {
-		reply_error(rp, EINVAL, "usage: checkpoint create NAME | delete NAME | list");
-		return;
-	}
-	const char *name = args + 7;
+	bool create = rq->verb == ADMIN_CHECKPOINT_CREATE;
+	const char *name = rq->name;
 	r = create ? daemon_checkpoint_create(a->d, name) : daemon_checkpoint_delete(a->d, name);
 	if (r < 0)
 		reply_error(rp, r, "checkpoint %s '%s' in %s: %s", create ? "create" : "delete",
@@ -201,38 +198,102 @@ static void do_checkpoint(struct admin *a, const char *args, struct reply *rp)
 			    r == -ENOENT ? "no such checkpoint" : strerror(-r));
 }
 
+static void dispatch(struct admin *a, const struct admin_request *rq, struct reply *rp)
+{
+	switch (rq->verb) {
+	case ADMIN_STATUS: do_status(a, rp); break;
+	case ADMIN_FLUSH: do_flush(a, rp); break;
+	case ADMIN_STATS: do_stats(a, rp); break;
+	case ADMIN_CHECKPOINT_CREATE:
+	case ADMIN_CHECKPOINT_DELETE:
+	case ADMIN_CHECKPOINT_LIST: do_checkpoint(a, rq, rp); break;
+	}
+}
+
+/* ---- decoding a request (no socket: admin_int.h) ---- */
+
+static int refuse_request(struct admin_request *out, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse_request(struct admin_request *out, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->msg, sizeof out->msg, fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+/* "checkpoint" ARGS: create NAME | delete NAME | list. */
+static int parse_checkpoint(const char *args, struct admin_request *out)
+{
+	if (!strcmp(args, "list")) {
+		out->verb = ADMIN_CHECKPOINT_LIST;
+		return 0;
+	}
+	bool create = !strncmp(args, "create ", 7);
+	if (!create && strncmp(args, "delete ", 7))
+		return refuse_request(out, EINVAL,
+				      "usage: checkpoint create NAME | delete NAME | list");
+	out->verb = create ? ADMIN_CHECKPOINT_CREATE : ADMIN_CHECKPOINT_DELETE;
+	out->name = args + 7;
+	return 0;
+}
+
+/* A verb either takes no arguments (parse_args NULL) or needs some, and
+ * then its parse_args sets the final verb (checkpoint create/delete/list). */
 static const struct {
 	const char *verb;
-	void (*run)(struct admin *a, const char *args, struct reply *rp);
-	bool takes_args;
+	enum admin_verb id;
+	int (*parse_args)(const char *args, struct admin_request *out);
 } requests[] = {
-	{ "status", do_status, false },
-	{ "flush", do_flush, false },
-	{ "stats", do_stats, false },
-	{ "checkpoint", do_checkpoint, true },
+	{ "status", ADMIN_STATUS, NULL },
+	{ "flush", ADMIN_FLUSH, NULL },
+	{ "stats", ADMIN_STATS, NULL },
+	{ "checkpoint", ADMIN_CHECKPOINT_LIST, parse_checkpoint },
 };
 
-static void dispatch(struct admin *a, char *line, struct reply *rp)
+/* The verb and its arguments of a line that is valid text. */
+static int parse_verb(struct admin_request *out)
 {
+	char *line = out->line;
 	char *args = strchr(line, ' ');
 	if (args)
 		*args++ = '\0';
 	for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
 		if (strcmp(line, requests[i].verb))
 			continue;
-		if (!requests[i].takes_args && args && *args) {
-			reply_error(rp, EINVAL, "request '%s' takes no arguments", line);
-			return;
-		}
-		if (requests[i].takes_args && (!args || !*args)) {
-			reply_error(rp, EINVAL, "request '%s' needs arguments", line);
-			return;
-		}
-		requests[i].run(a, args ? args : "", rp);
-		return;
+		bool takes_args = requests[i].parse_args != NULL;
+		if (!takes_args && args && *args)
+			return refuse_request(out, EINVAL, "request '%s' takes no arguments", line);
+		if (takes_args && (!args || !*args))
+			return refuse_request(out, EINVAL, "request '%s' needs arguments", line);
+		out->verb = requests[i].id;
+		return takes_args ? requests[i].parse_args(args, out) : 0;
 	}
-	reply_error(rp, EINVAL, "unknown request '%.64s' (status, flush, stats, checkpoint)",
-		    line);
+	return refuse_request(out, EINVAL,
+			      "unknown request '%.64s' (status, flush, stats, checkpoint)", line);
+}
+
+int admin_parse(const char *buf, size_t len, struct admin_request *out)
+{
+	memset(out, 0, sizeof *out);
+	if (len > ADMIN_REQUEST_MAX)
+		len = ADMIN_REQUEST_MAX;
+	const char *nl = memchr(buf, '\n', len);
+	if (!nl && len >= ADMIN_REQUEST_MAX)
+		return refuse_request(out, E2BIG, "request longer than %d bytes",
+				      ADMIN_REQUEST_MAX);
+	if (!nl)
+		return refuse_request(out, EINVAL, "request not terminated by a newline");
+	size_t n = (size_t)(nl - buf);
+	/* A NUL is not printable either: it must not cut the line short. */
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] < 0x20 || buf[i] > 0x7e)
+			return refuse_request(out, EINVAL, "request is not printable text");
+	memcpy(out->line, buf, n);
+	out->line[n] = '\0';
+	return parse_verb(out);
 }
 
 /* ---- one connection ---- */
@@ -259,37 +320,26 @@ static void send_all(int fd, const void *p, size_t n)
 	}
 }
 
-/* Read the request line: 0 and line, or an error for the reply (or
- * -ETIMEDOUT / -ECONNRESET: nobody to reply to). */
-static int read_request(int fd, char *line, struct reply *rp)
+/* Read until the first newline, ADMIN_REQUEST_MAX bytes or end of file
+ * (admin_parse judges what came): 0 and *len, or -ETIMEDOUT / -errno
+ * when there is nobody to reply to. */
+static int read_request(int fd, char *buf, size_t *len)
 {
 	size_t n = 0;
-	for (;;) {
-		ssize_t got = recv(fd, line + n, ADMIN_REQUEST_MAX - n, 0);
+	while (n < ADMIN_REQUEST_MAX) {
+		ssize_t got = recv(fd, buf + n, ADMIN_REQUEST_MAX - n, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		if (got == 0) {
-			reply_error(rp, EINVAL, "request not terminated by a newline");
-			return -EINVAL;
-		}
-		char *nl = memchr(line + n, '\n', (size_t)got);
-		n += (size_t)got;
-		if (nl) {
-			*nl = '\0';
+		if (got == 0)
 			break;
-		}
-		if (n >= ADMIN_REQUEST_MAX) {
-			reply_error(rp, E2BIG, "request longer than %d bytes", ADMIN_REQUEST_MAX);
-			return -E2BIG;
-		}
+		bool nl = memchr(buf + n, '\n', (size_t)got) != NULL;
+		n += (size_t)got;
+		if (nl)
+			break;
 	}
-	for (char *p = line; *p; p++)
-		if (*p < 0x20 || *p > 0x7e) {
-			reply_error(rp, EINVAL, "request is not printable text");
-			return -EINVAL;
-		}
+	*len = n;
 	return 0;
 }
 
@@ -308,18 +358,23 @@ static void send_reply(int fd, struct reply *rp)
 
 static void serve_conn(struct admin *a, int fd)
 {
-	char line[ADMIN_REQUEST_MAX + 1];
+	char buf[ADMIN_REQUEST_MAX];
+	size_t len = 0;
+	struct admin_request rq;
 	struct reply rp;
 	memset(&rp, 0, sizeof rp);
 	buf_init(&rp.out);
 	set_timeouts(fd);
-	int r = read_request(fd, line, &rp);
-	if (r == 0) {
-		log_debug("admin: request '%s'", line);
-		dispatch(a, line, &rp);
-	}
-	if (r == 0 || rp.err)
+	if (read_request(fd, buf, &len) == 0) {
+		int r = admin_parse(buf, len, &rq);
+		if (r == 0) {
+			log_debug("admin: request '%s'", rq.line);
+			dispatch(a, &rq, &rp);
+		} else {
+			reply_error(&rp, r, "%s", rq.msg);
+		}
 		send_reply(fd, &rp);
+	}
 	buf_free(&rp.out);
 }
 

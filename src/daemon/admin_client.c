@@ -1,6 +1,7 @@
 /* admin_client.c -- the admin socket's client side (the CLI) and where a
  * store's socket is by default (protocol in admin.h). */
 #include "daemon/admin.h"
+#include "daemon/admin_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -127,6 +128,21 @@ static int parse_ok(const char *s, char **body)
 	return 0;
 }
 
+int admin_parse_reply(const char *reply, size_t len, char **body, char *err, size_t errsize)
+{
+	*body = NULL;
+	if (errsize)
+		err[0] = '\0';
+	/* The daemon sends text: a NUL would cut the lines short unseen. */
+	if (memchr(reply, '\0', len))
+		return -EPROTO;
+	if (!strncmp(reply, "OK\n", 3))
+		return parse_ok(reply, body);
+	if (!strncmp(reply, "ERR ", 4))
+		return parse_error(reply, err, errsize);
+	return -EPROTO;
+}
+
 int admin_request(const char *path, const char *request, char **body, char *err,
 		  size_t errsize)
 {
@@ -160,14 +176,9 @@ int admin_request(const char *path, const char *request, char **body, char *err,
 	if (r == 0 && in.len == 0 && send_err)
 		r = send_err;
 	if (r == 0) {
+		size_t len = in.len;
 		buf_append(&in, "", 1);
-		const char *s = (const char *)in.data;
-		if (!strncmp(s, "OK\n", 3))
-			r = parse_ok(s, body);
-		else if (!strncmp(s, "ERR ", 4))
-			r = parse_error(s, err, errsize);
-		else
-			r = -EPROTO;
+		r = admin_parse_reply((const char *)in.data, len, body, err, errsize);
 	}
 	buf_free(&in);
 	return r;

@@ -156,14 +156,22 @@ static void warn_if_readable(const char *path, const struct conf *c)
 		 path);
 }
 
-int conf_load(const char *path, struct conf *c)
+/* The schema's defaults into a zeroed *c. */
+static int load_defaults(struct conf *c)
 {
-	struct config_error err;
 	memset(c, 0, sizeof *c);
 	if (config_apply_defaults(schema, c) < 0) {
 		fprintf(stderr, "bucketfs: bad built-in default (see the log above)\n");
 		return -1;
 	}
+	return 0;
+}
+
+int conf_load(const char *path, struct conf *c)
+{
+	struct config_error err;
+	if (load_defaults(c) < 0)
+		return -1;
 	if (!path)
 		return 0;
 	int r = config_load_file(schema, c, path, &err);
@@ -177,6 +185,14 @@ int conf_load(const char *path, struct conf *c)
 	}
 	warn_if_readable(path, c);
 	return 0;
+}
+
+int conf_load_text(const char *text, size_t len, const char *name, struct conf *c,
+		   struct config_error *err)
+{
+	if (load_defaults(c) < 0)
+		return -EINVAL;
+	return config_load_mem(schema, c, text, len, name, err);
 }
 
 void conf_free(struct conf *c)

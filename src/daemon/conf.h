@@ -8,8 +8,11 @@
 #define BUCKETFS_DAEMON_CONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct config_error;
 
 #define DEFAULT_STORE "file:///var/lib/bucketfs"
 
@@ -44,6 +47,11 @@ struct conf {
 /* Defaults, then path (when not NULL).  0, or -1 after printing why to
  * stderr (for a bad file: "bucketfs: FILE:LINE: [section] key: reason"). */
 int conf_load(const char *path, struct conf *c);
+/* Defaults, then text[0, len), the bytes of a file called name (for
+ * messages), silently: 0, or the -errno of config_load_mem with err saying
+ * why.  For tests and the fuzz target; conf_free *c in every case. */
+int conf_load_text(const char *text, size_t len, const char *name, struct conf *c,
+		   struct config_error *err);
 void conf_free(struct conf *c);
 /* The commented template of every setting with its default.  0 or -EIO. */
 int conf_write_template(FILE *out);

@@ -21,9 +21,12 @@ struct s3_xml {
 	const char *end;
 };
 
+/* An empty body may come as (NULL, 0) (a buf never written): it becomes
+ * an empty span of "", since even NULL + 0 is undefined behaviour. */
 static inline struct s3_xml s3_xml_make(const void *p, size_t n)
 {
-	struct s3_xml x = { (const char *)p, (const char *)p + n };
+	const char *c = p ? (const char *)p : "";
+	struct s3_xml x = { c, c + (p ? n : 0) };
 	return x;
 }
 

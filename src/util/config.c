@@ -975,6 +975,12 @@ int config_load_string(const struct config_key *schema, void *target, const char
 	return load(schema, target, text, strlen(text), name, err);
 }
 
+int config_load_mem(const struct config_key *schema, void *target, const char *text, size_t len,
+		    const char *name, struct config_error *err)
+{
+	return load(schema, target, len ? text : "", len, name, err);
+}
+
 static int read_file(const char *path, struct buf *b)
 {
 	FILE *f = fopen(path, "rb");

@@ -100,6 +100,9 @@ int config_load_file(const struct config_key *schema, void *target,
 int config_load_string(const struct config_key *schema, void *target,
 		       const char *text, const char *name,
 		       struct config_error *err);
+/* The same for len bytes that may hold NULs, as a file's bytes may. */
+int config_load_mem(const struct config_key *schema, void *target, const char *text,
+		    size_t len, const char *name, struct config_error *err);
 /* Store every key's default (keys without one are left alone).  0, or
  * -EINVAL when a default is bad or names an unset variable (logged). */
 int config_apply_defaults(const struct config_key *schema, void *target);
