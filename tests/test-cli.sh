@@ -7,18 +7,7 @@ DIR=$(mktemp -d /tmp/bucketfs-cli-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 STORE="file://$DIR/store"
 n=0 fail=0
-ok() { n=$((n+1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi; }
-# run EXPECTED_STATUS PATTERN DESCRIPTION -- CMD...: checks exit status and output.
-run() {
-	local want=$1 pat=$2 desc=$3; shift 4
-	local out; out=$("$@" 2>&1); local st=$?
-	if [ "$st" -ne "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		echo "# command: $*"; echo "# status $st (want $want), output:"; sed 's/^/#   /' <<<"$out"
-		ok 1 "$desc"
-	else
-		ok 0 "$desc"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "1..14"
 export BUCKETFS_PASSWORD=correct-horse
 run 0 "usage: bucketfs COMMAND" "--help prints usage" -- "$BIN" --help

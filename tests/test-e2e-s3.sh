@@ -45,15 +45,12 @@ mkdir -p "$MNT" "$WORK/src" "$WORK/objs" "$WORK/exp"
 : >"$LOG"
 T0=$(date +%s.%N)
 n=0 fail=0 started=0 PID= WLPID=
+. "$(dirname "$0")/tap.sh"
 export BUCKETFS_PASSWORD=e2e-s3-password
 unset BUCKETFS_CONFIG BUCKETFS_STORE BUCKETFS_LOG AWS_SESSION_TOKEN BUCKETFS_S3_VIRTUAL_HOST \
 	BUCKETFS_S3_MULTIPART_THRESHOLD BUCKETFS_S3_PART_SIZE BUCKETFS_S3_MAX_ATTEMPTS \
 	BUCKETFS_S3_RETRY_SECONDS AWS_CA_BUNDLE
 
-ok() {
-	n=$((n+1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi
-}
 diag() { sed 's/^/#   /' "$@"; }
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 show_log() { echo "# daemon log (last lines):"; tail -n "${1:-25}" "$LOG" | diag; }
@@ -98,11 +95,6 @@ s3curl() {
 		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@" "$AWS_ENDPOINT_URL$path"
 }
 
-# alive PID: the process runs (a zombie does not count).
-alive() {
-	local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
 
 # start: bucketfs on $MNT in the background; 0 once it is mounted.
 start() {

@@ -48,17 +48,10 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-ok() {
-	n=$((n+1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi
-}
+. "$(dirname "$0")/tap.sh"
 # has FILE PATTERN DESCRIPTION: FILE has a line matching PATTERN.
 has() {
 	if grep -qE -- "$2" "$1"; then ok 0 "$3"; else echo "# $1 has no '$2':"; sed 's/^/#   /' "$1"; ok 1 "$3"; fi
-}
-alive() {
-	local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
 }
 # until_has FILE PATTERN: wait up to 20 s for a line (0), else 1.
 until_has() {
@@ -68,13 +61,6 @@ until_has() {
 	done
 	return 1
 }
-# wait_exit PID: its status; killed after 30 s (124).
-wait_exit() {
-	for _ in $(seq 600); do alive "$1" || break; sleep 0.05; done
-	if alive "$1"; then kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124; fi
-	wait "$1"
-}
-is_mounted() { awk -v m="$1" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse\.bucketfs '; }
 # bg OUT ARGS...: helper-lock in the background, output to OUT; $! in LAST.
 bg() {
 	local out=$1; shift

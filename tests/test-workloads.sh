@@ -106,14 +106,7 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-ok() {
-	n=$((n+1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi
-}
-skip() { n=$((n+1)); echo "ok $n # skip $1"; }
-is() {
-	if [ "$1" = "$2" ]; then ok 0 "$3"; else echo "# got '$1', want '$2'"; ok 1 "$3"; fi
-}
+. "$(dirname "$0")/tap.sh"
 # check DESCRIPTION -- CMD...: ok if CMD succeeds; else its output (tail).
 check() {
 	local desc=$1; shift 2
@@ -137,11 +130,6 @@ timed() {
 	return $st
 }
 
-is_mounted() { awk -v m="$1" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse\.bucketfs '; }
-alive() {
-	local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
 # wait_exit PID: its exit status, or 124 after 60 s (then it is killed).
 wait_exit() {
 	for _ in $(seq 1200); do
