@@ -64,7 +64,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbucketfs.a
 # TEST selects a subset: make test TEST='build/tests/test-lsm'
 TEST ?= $(TESTBIN) $(TESTSH)
 test: all
-	prove -f $(TEST)
+	prove -f --directives $(TEST)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
