@@ -342,13 +342,11 @@ static void *reclaim_main(void *arg)
 		}
 		if (rc->stop)
 			break;
-		uint64_t wake;
-		struct qent *q = queue_ready_locked(rc, clock_mono_ns(), &wake);
+		uint64_t wake, now = clock_mono_ns();
+		struct qent *q = queue_ready_locked(rc, now, &wake);
 		if (!q) {
 			/* Only failed entries, all waiting for their backoff. */
-			struct timespec ts = { (time_t)(wake / 1000000000u),
-					       (long)(wake % 1000000000u) };
-			pthread_cond_timedwait(&rc->work, &rc->mu, &ts);
+			clock_cond_wait(&rc->work, &rc->mu, wake - now);
 			continue;
 		}
 		uint64_t ino = q->ino, seq = q->seq;
@@ -466,12 +464,7 @@ int fs_reclaim_start(struct fs *fs)
 	rc->chunk_bytes = fs->o.reclaim_chunk_bytes ? fs->o.reclaim_chunk_bytes :
 						     FS_RECLAIM_CHUNK_BYTES;
 	pthread_mutex_init(&rc->mu, NULL);
-	/* Backoffs are timed on the monotonic clock. */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&rc->work, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&rc->work, NULL);
 	pthread_cond_init(&rc->idle, NULL);
 	fs->rc = rc;
 	int r = queue_orphans(rc);
