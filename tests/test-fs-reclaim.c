@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fsfix.h"
@@ -520,6 +521,142 @@ static void test_big_shrink_in_chunks(void **state)
 	fsfix_done(&f);
 }
 
+/* A reclaimer on a store whose reads can be made to fail: the lsm keeps
+ * no block in its cache, so a chunk that reads extent keys from an SST
+ * reaches the store. */
+static objstore *open_faulty(struct fsfix *f, const char *name, bool paused)
+{
+	objstore *mem, *st;
+	char url[96];
+	struct objstore_fault_config none = { 0 };
+	snprintf(url, sizeof url, "memory://%s-%d", name, (int)getpid());
+	assert_int_equal(objstore_open(url, &mem), 0);
+	assert_int_equal(objstore_fault_wrap(mem, &none, &st), 0);
+	fsfix_prepare(f, url, st);
+	f->df.lo.block_cache_bytes = 1;
+	f->fo.reclaim_chunk_bytes = 4 * E;
+	f->fo.reclaim_paused = paused;
+	fsfix_open(f);
+	return st;
+}
+
+static void store_reads_fail(objstore *st, bool fail)
+{
+	struct objstore_fault_config c = { 0 };
+	if (fail) {
+		c.ops = OBJSTORE_OP_GET;
+		c.error_rate = 1.0;
+	}
+	objstore_fault_set(st, &c);
+}
+
+/* Fill 64 extents, push them into SSTs (a reopen), shrink to 0 and make
+ * the first reclaim chunk fail on a store read. */
+static void shrink_and_fail_a_chunk(struct fsfix *f, objstore *st, uint64_t ino, uint8_t seed)
+{
+	fill_pattern(f, ino, 64 * E, seed);
+	assert_int_equal(fs_sync(f->fs), 0);
+	fsfix_reopen(f);
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 0 };
+	assert_int_equal(fs_setattr(f->fs, ROOT, ino, &sa, NULL, NULL), 0);
+	assert_true(orphan_key(f, ino));
+	store_reads_fail(st, true);
+	int r = fs_reclaim_step(f->fs);
+	uint64_t injected = objstore_fault_injected(st);
+	store_reads_fail(st, false);
+	assert_int_equal(r, -EIO);
+	assert_true(injected > 0);
+	assert_true(orphan_key(f, ino));
+	assert_int_equal(extent_keys(f, ino), 64); /* nothing of it went */
+}
+
+/* A chunk that fails leaves the trim pending, not forgotten: growing the
+ * file afterwards (by a size change or by a write far out) still finishes
+ * the trim first, so the old bytes never show through, and the failed
+ * work stays queued for a retry. */
+static void test_failed_chunk_keeps_the_trim(void **state)
+{
+	struct fsfix f;
+	struct fs_stats st;
+	size_t n;
+	objstore *fst = open_faulty(&f, "reclaim-fail-trim", true);
+	struct usage base = usage(&f);
+	uint64_t ino = fsfix_mk(&f, ROOT, FS_ROOT_INO, "f", S_IFREG | 0644);
+
+	shrink_and_fail_a_chunk(&f, fst, ino, 21);
+	fs_stats(f.fs, &st);
+	assert_int_equal(st.reclaim_pending, 1); /* kept for a retry */
+	assert_true(st.reclaim_failures >= 1);
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 64 * E };
+	assert_int_equal(fs_setattr(f.fs, ROOT, ino, &sa, NULL, NULL), 0);
+	expect_zeros(&f, ino, 0, 64 * E);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(extent_keys(&f, ino), 0);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks + 64 * E / 4096);
+	assert_int_equal(fs_reclaim_step(f.fs), 0);
+
+	shrink_and_fail_a_chunk(&f, fst, ino, 23);
+	assert_int_equal(fs_write(f.fs, ROOT, ino, 40 * E + 3, "z", 1, &n), 0);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(extent_keys(&f, ino), 1);
+	expect_zeros(&f, ino, 0, 40 * E + 3);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks + (40 * E + 4 + 4095) / 4096);
+
+	/* Failed, then retried by a step: the trim ends, the size stays 0. */
+	shrink_and_fail_a_chunk(&f, fst, ino, 25);
+	int r;
+	while ((r = fs_reclaim_step(f.fs)) == 1)
+		;
+	assert_int_equal(r, 0);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(extent_keys(&f, ino), 0);
+	fs_stats(f.fs, &st);
+	assert_int_equal(st.reclaim_pending, 0);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	fsfix_reopen(&f);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	assert_int_equal(usage(&f).inodes, base.inodes + 1);
+	fsfix_done(&f);
+}
+
+/* The background thread retries a failed chunk by itself (after a
+ * backoff) instead of leaving the work for the next start. */
+static void test_thread_retries_a_failed_chunk(void **state)
+{
+	struct fsfix f;
+	struct fs_stats st;
+	struct fs_attr a;
+	objstore *fst = open_faulty(&f, "reclaim-fail-retry", true);
+	struct usage base = usage(&f);
+	uint64_t ino = fsfix_mk(&f, ROOT, FS_ROOT_INO, "big", S_IFREG | 0644);
+	fill_pattern(&f, ino, 64 * E, 31);
+	assert_int_equal(fs_sync(f.fs), 0);
+	fsfix_reopen(&f);
+	assert_int_equal(fs_unlink(f.fs, ROOT, FS_ROOT_INO, "big", NULL), 0);
+	store_reads_fail(fst, true);
+	fs_reclaim_pause(f.fs, false);
+	for (int i = 0; i < 500; i++) {
+		fs_stats(f.fs, &st);
+		if (st.reclaim_failures > 0)
+			break;
+		usleep(10000);
+	}
+	store_reads_fail(fst, false);
+	assert_true(st.reclaim_failures > 0);
+	assert_int_equal(fs_reclaim_wait(f.fs), 0);
+	assert_int_equal(fs_getattr(f.fs, ino, &a), -ENOENT);
+	assert_false(orphan_key(&f, ino));
+	assert_int_equal(extent_keys(&f, ino), 0);
+	fs_stats(f.fs, &st);
+	assert_int_equal(st.reclaim_pending, 0);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	assert_int_equal(usage(&f).inodes, base.inodes);
+	fsfix_reopen(&f);
+	assert_int_equal(usage(&f).used_blocks, base.used_blocks);
+	assert_int_equal(usage(&f).inodes, base.inodes);
+	fsfix_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +667,8 @@ int main(void)
 		cmocka_unit_test(test_background_thread),
 		cmocka_unit_test(test_crash_between_chunks),
 		cmocka_unit_test(test_big_shrink_in_chunks),
+		cmocka_unit_test(test_failed_chunk_keeps_the_trim),
+		cmocka_unit_test(test_thread_retries_a_failed_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

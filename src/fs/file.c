@@ -150,7 +150,11 @@ static void kill_priv(const struct fs_cred *c, struct inode *in)
 }
 
 /* Growing a file to end: a big shrink may have left data past the size.
- * A named file finishes that first (FS_TRIM_FIRST); an unlinked open one
+ * A named file finishes that first (FS_TRIM_FIRST) if its orphan key is
+ * there: the key, read under the stripe, says whether work is left, not
+ * the reclaimer's queue (an entry can be missing from it, the key
+ * cannot: it goes only in the batch that removed the last of the data).
+ * An unlinked open one
  * (whose leftovers the reclaimer keeps for its last release) clears the
  * range it exposes in the op's batch (writes: clear_past_size, a batch of
  * its own before the write). */
@@ -158,8 +162,10 @@ static int before_growth(struct fs_op *op, struct inode *in, uint64_t end)
 {
 	if (end <= in->size)
 		return 0;
-	if (in->nlink > 0)
-		return fs_reclaim_queued(op->fs, in->ino) ? FS_TRIM_FIRST : 0;
+	if (in->nlink > 0) {
+		int r = fs_reclaim_pending(op->fs, in->ino);
+		return r > 0 ? FS_TRIM_FIRST : r;
+	}
 	uint64_t to = end + DATA_EXTENT_BYTES - 1;
 	to = to > INT64_MAX ? end : to - to % DATA_EXTENT_BYTES;
 	op->wrote_data = true;
@@ -203,10 +209,13 @@ static int shrink_later(struct fs_op *op, struct inode *in, uint64_t size)
 	int r = 0;
 	if (cut > size)
 		r = data_punch(fs_op_txn(op), in->ino, size, cut < in->size ? cut : in->size);
-	/* An earlier shrink's work still pending: start where it is lower. */
-	if (r == 0 && fs_reclaim_queued(op->fs, in->ino) &&
-	    (r = fs_reclaim_cursor(op->fs, in->ino, &old, &has)) == 0 && has && old < cursor)
+	/* An earlier shrink's work still pending (its key says so, queued or
+	 * not): start where it is lower. */
+	if (r == 0 && (r = fs_reclaim_cursor(op->fs, in->ino, &old, &has)) == 0 && has &&
+	    old < cursor)
 		cursor = old;
+	if (r == -ENOENT)
+		r = 0; /* no key: no earlier work */
 	if (r < 0)
 		return r;
 	be64_put(v, cursor);

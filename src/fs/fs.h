@@ -279,7 +279,10 @@ int fs_write_as(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t o
 /* Make the inode's committed changes durable (NFS COMMIT, NBD FLUSH,
  * fsync): free when they already are (the core remembers per inode the
  * last commit that changed it), else the verified barrier.  off/len are
- * accepted for the protocols and do not narrow the barrier. */
+ * accepted for the protocols and do not narrow the barrier.  Covered are
+ * the changes whose call had returned: a write still in flight on another
+ * thread (visible to readers, its seq not yet stamped) may be missed, as
+ * POSIX allows for a write that has not returned. */
 int fs_commit(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len);
 /* fs_commit of the whole inode. */
 int fs_fsync(struct fs *fs, uint64_t ino, bool datasync);
@@ -343,6 +346,7 @@ struct fs_stats {
 	uint64_t commits_skipped;     /* fs_commit with nothing to make durable */
 	uint64_t reclaim_chunks;      /* reclaimer transactions */
 	uint64_t reclaim_pending;     /* inodes waiting for the reclaimer */
+	uint64_t reclaim_failures;    /* chunks that failed (each is retried) */
 };
 void fs_stats(struct fs *fs, struct fs_stats *out);
 const char *fs_op_name(enum fs_op_kind k);
@@ -350,12 +354,14 @@ const char *fs_op_name(enum fs_op_kind k);
 /* ---- the reclaimer (tests and shutdown) ---- */
 /* Pause (between chunks) or resume it. */
 void fs_reclaim_pause(struct fs *fs, bool paused);
-/* Wait until it has nothing left to do (not while paused: -EAGAIN). */
+/* Wait until it has nothing left to do (not while paused: -EAGAIN); a
+ * failed chunk is waited for through its retries. */
 int fs_reclaim_wait(struct fs *fs);
 /* While paused: run the next chunk on the caller's thread.  1: more is
  * queued (this inode or others), 0: the queue is empty (or a read-only
- * instance), <0: the chunk failed (the inode waits for the next start);
- * -EBUSY when not paused. */
+ * instance), <0: the chunk failed (the inode stays queued, moved to the
+ * back; a step does not wait for the thread's backoff); -EBUSY when not
+ * paused. */
 int fs_reclaim_step(struct fs *fs);
 
 /* ---- byte-range locks ----

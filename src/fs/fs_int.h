@@ -235,11 +235,12 @@ void fs_reclaim_queue(struct fs *fs, uint64_t ino);
 /* Is the file big enough to be reclaimed in chunks? */
 bool fs_reclaim_big(struct fs *fs, const struct inode *in);
 void fs_reclaim_stats(struct fs *fs, struct fs_stats *out);
-/* Is ino waiting for the reclaimer (an orphan, or a trim past its size)? */
-bool fs_reclaim_queued(struct fs *fs, uint64_t ino);
+/* Does ino have reclaim work left, by its orphan key (the truth, queued
+ * or not; call under its stripe)?  1 yes, 0 no, <0 the read failed. */
+int fs_reclaim_pending(struct fs *fs, uint64_t ino);
 /* Do all of ino's reclaim work now, on the caller's thread (no lock held). */
 int fs_reclaim_finish(struct fs *fs, uint64_t ino);
-/* The orphan key's cursor (*has: it holds one). */
+/* The orphan key's cursor (*has: it holds one); -ENOENT: no key. */
 int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has);
 /* fs_set_size's answer when the file must first lose the data a big
  * shrink left past its size: the caller ends its op, runs

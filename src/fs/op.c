@@ -376,8 +376,9 @@ int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uin
 	      uint64_t dir2)
 {
 	struct fs *fs = op->fs;
-	/* Queued before the lock goes: an op that would grow a file over
-	 * what a big shrink left must see that the work is pending. */
+	/* Queued before the lock goes, so the queue is never behind the
+	 * orphan keys the next op on the inode sees (growth reads the key
+	 * itself: the key, not the queue, decides whether it trims first). */
 	if (op->committed && op->reclaim)
 		fs_reclaim_queue(fs, op->reclaim);
 	fs_op_unlock(op);

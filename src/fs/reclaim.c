@@ -21,7 +21,14 @@
  * the size), and this thread removes it chunk by chunk, then the key.
  * An operation that would make the file grow past its size first
  * finishes that work itself (fs_reclaim_finish), so old data never shows
- * through.
+ * through.  It asks the orphan key, not the queue: the key is the truth
+ * (the queue is only this thread's list of work), so an entry missing
+ * from the queue can delay the cleanup but never expose old data.
+ *
+ * A chunk that fails (a store read, a commit) changes nothing: the key
+ * keeps its cursor and the inode stays queued, moved to the back with a
+ * backoff (RETRY_FIRST_MS doubling up to RETRY_MAX_MS), so a transient
+ * error delays the cleanup and a lasting one does not stall the others.
  *
  * Threads: one, started by fs_reclaim_start on a writer. */
 #include "fs/fs_int.h"
@@ -32,6 +39,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/clock.h"
 #include "util/coding.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -44,13 +52,18 @@ struct reclaim {
 	struct qent {
 		uint64_t ino;
 		uint64_t seq;         /* bumped when queued again while queued */
+		uint64_t retry_ns;    /* failed: not before this (monotonic), else 0 */
+		unsigned failures;    /* in a row */
 	} *queue;
 	size_t n, cap;
 	uint64_t next_seq;
 	bool stop, paused, busy;
 	uint64_t chunk_bytes;
-	_Atomic uint64_t chunks;
+	_Atomic uint64_t chunks, failures;
 };
+
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 30000
 
 bool fs_reclaim_big(struct fs *fs, const struct inode *in)
 {
@@ -174,9 +187,12 @@ static int reclaim_chunk(struct reclaim *rc, uint64_t ino)
 	if (r == 0)
 		atomic_fetch_add(&rc->chunks, 1);
 	r = fs_op_end(&op, r, NULL, 0, 0, 0);
-	if (r < 0)
-		log_error("fs: reclaim of inode %" PRIu64 " (%s) stopped: %s; it resumes at the "
-			  "next start", ino, live ? "truncated" : "unlinked", strerror(-r));
+	if (r < 0) {
+		atomic_fetch_add(&rc->failures, 1);
+		log_error("fs: reclaim of inode %" PRIu64 " (%s) at offset %" PRIu64 " failed: %s; "
+			  "its orphan key keeps the cursor and the chunk is retried", ino,
+			  live ? "truncated" : "unlinked", cursor, strerror(-r));
+	}
 	return r < 0 ? r : more;
 }
 
@@ -201,23 +217,82 @@ static void queue_done_locked(struct reclaim *rc, uint64_t ino, uint64_t seq)
 	rc->n--;
 }
 
+/* Under rc->mu: a new entry at the back. */
+static struct qent *queue_add_locked(struct reclaim *rc, uint64_t ino)
+{
+	if (rc->n == rc->cap) {
+		rc->cap = rc->cap ? rc->cap * 2 : 16;
+		rc->queue = xrealloc(rc->queue, rc->cap * sizeof *rc->queue);
+	}
+	struct qent *q = &rc->queue[rc->n++];
+	memset(q, 0, sizeof *q);
+	q->ino = ino;
+	q->seq = ++rc->next_seq;
+	return q;
+}
+
+/* Under rc->mu: a chunk of ino failed.  Its entry (made again if it was
+ * not queued) goes to the back and waits for its backoff. */
+static void queue_failed_locked(struct reclaim *rc, uint64_t ino)
+{
+	struct qent *q = queue_find_locked(rc, ino), e;
+	if (q) {
+		e = *q;
+		size_t i = (size_t)(q - rc->queue);
+		memmove(rc->queue + i, rc->queue + i + 1, (rc->n - i - 1) * sizeof *rc->queue);
+		rc->queue[rc->n - 1] = e;
+		q = &rc->queue[rc->n - 1];
+	} else {
+		q = queue_add_locked(rc, ino);
+	}
+	unsigned shift = q->failures < 16 ? q->failures : 16;
+	uint64_t ms = (uint64_t)RETRY_FIRST_MS << shift;
+	q->failures++;
+	q->retry_ns = clock_mono_ns() + (ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS) * 1000000u;
+	pthread_cond_signal(&rc->work);
+}
+
+/* Under rc->mu: a chunk of ino went through; it may run again at once. */
+static void queue_progress_locked(struct reclaim *rc, uint64_t ino)
+{
+	struct qent *q = queue_find_locked(rc, ino);
+	if (q) {
+		q->failures = 0;
+		q->retry_ns = 0;
+	}
+}
+
+/* Under rc->mu: what a chunk's result means for the queue. */
+static void queue_after_chunk_locked(struct reclaim *rc, uint64_t ino, uint64_t seq, int r)
+{
+	if (r < 0)
+		queue_failed_locked(rc, ino);
+	else if (r == 0)
+		queue_done_locked(rc, ino, seq);
+	else
+		queue_progress_locked(rc, ino);
+}
+
+/* Under rc->mu: the first entry whose backoff is over, or NULL; *wake:
+ * the earliest retry time of the others (0 if none waits). */
+static struct qent *queue_ready_locked(struct reclaim *rc, uint64_t now, uint64_t *wake)
+{
+	*wake = 0;
+	for (size_t i = 0; i < rc->n; i++) {
+		struct qent *q = &rc->queue[i];
+		if (q->retry_ns <= now)
+			return q;
+		if (!*wake || q->retry_ns < *wake)
+			*wake = q->retry_ns;
+	}
+	return NULL;
+}
+
 /* Under rc->mu: the entry's seq (0 if not queued). */
 static uint64_t queue_seq_locked(struct reclaim *rc, uint64_t ino)
 {
 	struct qent *q = queue_find_locked(rc, ino);
 	return q ? q->seq : 0;
-}
-
-bool fs_reclaim_queued(struct fs *fs, uint64_t ino)
-{
-	struct reclaim *rc = fs->rc;
-	bool queued = false;
-	if (!rc)
-		return false;
-	pthread_mutex_lock(&rc->mu);
-	queued = queue_find_locked(rc, ino) != NULL;
-	pthread_mutex_unlock(&rc->mu);
-	return queued;
 }
 
 int fs_reclaim_finish(struct fs *fs, uint64_t ino)
@@ -231,12 +306,24 @@ int fs_reclaim_finish(struct fs *fs, uint64_t ino)
 	pthread_mutex_unlock(&rc->mu);
 	while ((r = reclaim_chunk(rc, ino)) == 1)
 		;
-	if (r == 0) {
-		pthread_mutex_lock(&rc->mu);
-		queue_done_locked(rc, ino, seq);
-		pthread_mutex_unlock(&rc->mu);
-	}
+	/* A failure keeps (or puts) it in the queue: the thread retries,
+	 * and the caller's next growth finds the key again. */
+	pthread_mutex_lock(&rc->mu);
+	queue_after_chunk_locked(rc, ino, seq, r);
+	pthread_mutex_unlock(&rc->mu);
 	return r;
+}
+
+int fs_reclaim_pending(struct fs *fs, uint64_t ino)
+{
+	uint8_t k[9];
+	if (!fs->rc)
+		return 0; /* a read-only instance: nobody trims, nobody grows */
+	int r = lsm_get(fs->db, k, fs_key_orphan(k, ino), NULL);
+	if (r < 0 && r != -ENOENT)
+		log_error("fs: inode %" PRIu64 ": cannot read its orphan key to see whether a "
+			  "trim is pending: %s", ino, strerror(-r));
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has)
@@ -255,14 +342,20 @@ static void *reclaim_main(void *arg)
 		}
 		if (rc->stop)
 			break;
-		uint64_t ino = rc->queue[0].ino, seq = rc->queue[0].seq;
+		uint64_t wake, now = clock_mono_ns();
+		struct qent *q = queue_ready_locked(rc, now, &wake);
+		if (!q) {
+			/* Only failed entries, all waiting for their backoff. */
+			clock_cond_wait(&rc->work, &rc->mu, wake - now);
+			continue;
+		}
+		uint64_t ino = q->ino, seq = q->seq;
 		rc->busy = true;
 		pthread_mutex_unlock(&rc->mu);
 		int r = reclaim_chunk(rc, ino);
 		pthread_mutex_lock(&rc->mu);
 		rc->busy = false;
-		if (r <= 0) /* done (or failed: its key waits for the next start) */
-			queue_done_locked(rc, ino, seq);
+		queue_after_chunk_locked(rc, ino, seq, r);
 	}
 	rc->busy = false;
 	pthread_cond_broadcast(&rc->idle);
@@ -285,18 +378,18 @@ void fs_reclaim_queue(struct fs *fs, uint64_t ino)
 		return;
 	pthread_mutex_lock(&rc->mu);
 	struct qent *q = queue_find_locked(rc, ino);
-	if (q) {
+	if (q)
 		q->seq = ++rc->next_seq; /* new work: whoever is at it must look again */
-	} else {
-		if (rc->n == rc->cap) {
-			rc->cap = rc->cap ? rc->cap * 2 : 16;
-			rc->queue = xrealloc(rc->queue, rc->cap * sizeof *rc->queue);
-		}
-		rc->queue[rc->n].ino = ino;
-		rc->queue[rc->n].seq = ++rc->next_seq;
-		rc->n++;
-	}
+	else
+		queue_add_locked(rc, ino);
 	pthread_cond_signal(&rc->work);
+	pthread_mutex_unlock(&rc->mu);
+}
+
+static void queue_failed(struct reclaim *rc, uint64_t ino)
+{
+	pthread_mutex_lock(&rc->mu);
+	queue_failed_locked(rc, ino);
 	pthread_mutex_unlock(&rc->mu);
 }
 
@@ -343,12 +436,18 @@ static int queue_orphans(struct reclaim *rc)
 			}
 		}
 		if (e < 0 && e != -ENOENT) {
-			/* Keep the key: the record may be readable next time. */
-			log_error("fs: orphan inode %" PRIu64 ": cannot read it to reclaim it: %s",
-				  inos[i], strerror(-e));
+			/* Keep the key and retry: the record may be readable
+			 * in a moment. */
+			log_error("fs: orphan inode %" PRIu64 ": cannot read it to reclaim it: %s; "
+				  "retrying", inos[i], strerror(-e));
+			queue_failed(rc, inos[i]);
+			big++;
 			continue;
 		}
-		reclaim_chunk(rc, inos[i]); /* logs its own errors */
+		if (reclaim_chunk(rc, inos[i]) < 0) { /* logs its own errors */
+			queue_failed(rc, inos[i]);
+			big++;
+		}
 	}
 	if (n)
 		log_info("fs: %zu files unlinked before the last shutdown: %zu reclaimed now, %zu "
@@ -443,14 +542,14 @@ int fs_reclaim_step(struct fs *fs)
 		pthread_mutex_unlock(&rc->mu);
 		return r;
 	}
+	/* A step by hand does not wait for a backoff: the front entry
+	 * runs (a failed one went to the back). */
 	uint64_t ino = rc->queue[0].ino, seq = rc->queue[0].seq;
 	pthread_mutex_unlock(&rc->mu);
 	int r = reclaim_chunk(rc, ino);
-	if (r <= 0) {
-		pthread_mutex_lock(&rc->mu);
-		queue_done_locked(rc, ino, seq);
-		pthread_mutex_unlock(&rc->mu);
-	}
+	pthread_mutex_lock(&rc->mu);
+	queue_after_chunk_locked(rc, ino, seq, r);
+	pthread_mutex_unlock(&rc->mu);
 	return r < 0 ? r : (r == 1 || reclaim_pending(rc)) ? 1 : 0;
 }
 
@@ -460,6 +559,7 @@ void fs_reclaim_stats(struct fs *fs, struct fs_stats *out)
 	if (!rc)
 		return;
 	out->reclaim_chunks = atomic_load(&rc->chunks);
+	out->reclaim_failures = atomic_load(&rc->failures);
 	pthread_mutex_lock(&rc->mu);
 	out->reclaim_pending = rc->n;
 	pthread_mutex_unlock(&rc->mu);
