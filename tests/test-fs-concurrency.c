@@ -29,7 +29,7 @@
 
 #define THREADS 8
 #define DIRS 4
-#define ITERS 300
+#define ITERS 2000
 #define MAX_OBJS 128
 #define MAX_DATA 20000
 #define MAX_SUBDIRS 16
