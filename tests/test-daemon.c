@@ -22,6 +22,7 @@
 #include "stackfix.h"
 
 #include "daemon/admin.h"
+#include "daemon/daemon_int.h"
 #include "daemon/lease.h"
 #include "fs/fs.h"
 #include "util/clock.h"
@@ -143,6 +144,42 @@ static void test_replica_and_checkpoint_views(void **state)
 	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), 0);
 	assert_int_equal(daemon_checkpoint_delete(w.d, "c1"), -ENOENT);
 	stackfix_done(&w);
+}
+
+/* A final barrier that fails (the segment uploads never land) must not
+ * be followed by a metadata commit: that would write a manifest naming
+ * segments that are not in the store, and every read of that data would
+ * fail for good.  Reopened on the fault-free store, each file that
+ * exists reads back. */
+static void test_failed_close_commits_nothing(void **state)
+{
+	struct stackfix f;
+	struct fs_attr a;
+	char url[160];
+	stackfix_init(&f, "closefail");
+	snprintf(url, sizeof url, "fault+%s", f.url);
+	stackfix_set(&f.conf.url, url);
+	f.conf.barrier_timeout_ms = 200;
+	stackfix_open(&f);
+	write_file(f.fs, "durable", "made durable by a flush");
+	assert_int_equal(daemon_flush(f.d), 0);
+	struct objstore_fault_config fc = { .ops = OBJSTORE_OP_PUT, .error_rate = 1.0,
+					    .key_prefix = "segments/", .seed = 1 };
+	objstore_fault_set(f.d->st, &fc);
+	write_file(f.fs, "lost", "its segment never reaches the store");
+	assert_int_not_equal(daemon_close(f.d), 0);
+	f.d = NULL;
+
+	stackfix_set(&f.conf.url, f.url);
+	f.conf.takeover = true; /* the failed close kept its lease */
+	stackfix_open(&f);
+	expect_file(f.fs, "durable", "made durable by a flush");
+	int r = fs_lookup(f.fs, &ROOT, FS_ROOT_INO, "lost", &a);
+	if (r == 0)
+		expect_file(f.fs, "lost", "its segment never reaches the store");
+	else
+		assert_int_equal(r, -ENOENT);
+	stackfix_done(&f);
 }
 
 /* ---- the lease ---- */
@@ -528,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_no_frontend_is_an_error),
 		cmocka_unit_test(test_wrong_password_fails),
 		cmocka_unit_test(test_replica_and_checkpoint_views),
+		cmocka_unit_test(test_failed_close_commits_nothing),
 		cmocka_unit_test(test_lease_format_and_judgement),
 		cmocka_unit_test(test_second_writer_refused_then_takeover),
 		cmocka_unit_test(test_admin_requests),

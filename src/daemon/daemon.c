@@ -247,6 +247,7 @@ static int open_data(struct daemon *d)
 	o.read_only = !writer(d);
 	o.segment_bytes = (uint64_t)c->segment_size;
 	o.flush_interval_ms = (uint64_t)c->flush_interval_ms;
+	o.barrier_timeout_ms = (uint64_t)c->barrier_timeout_ms;
 	o.cache_dir = d->cache_dir;
 	o.cache_ram_bytes = (uint64_t)c->cache_memory;
 	o.cache_disk_bytes = (uint64_t)c->cache_disk;
@@ -294,8 +295,8 @@ static int open_all(struct daemon *d)
 }
 
 /* The final flush, in the order the layers need: the core's pending
- * changes, the data plane's barrier and clean-shutdown mark, the LSM;
- * then the lease is released (only after everything is durable). */
+ * changes, then the data plane's barrier and clean-shutdown mark (which
+ * commit the LSM); then the lease is released (only after everything is durable). */
 static int close_all(struct daemon *d)
 {
 	int r = 0, e;
@@ -311,10 +312,11 @@ static int close_all(struct daemon *d)
 		log_error("final barrier of %s failed: %s", d->conf->url, strerror(-e));
 		r = r ? r : e;
 	}
-	if (d->db && writer(d) && (e = lsm_flush(d->db)) < 0) {
-		log_error("final metadata flush of %s failed: %s", d->conf->url, strerror(-e));
-		r = r ? r : e;
-	}
+	/* No lsm_flush here: a successful data_close ended with a barrier,
+	 * which committed every write; after a failed one the memtable may
+	 * hold extents in segments that never reached the store (the
+	 * uploads were dropped), and committing it would make a manifest
+	 * name missing objects.  Without a data plane nothing was written. */
 	lease_stop(d->lease, r == 0);
 	lsm_close(d->db);
 	objstore_close(d->st);
