@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -491,6 +492,74 @@ static void test_admin_slow_and_many_clients(void **state)
 	close(slow[0]);
 }
 
+/* ---- frontends stopping while status is asked ---- */
+
+/* A frontend whose stop() tears its state down, then waits (as an
+ * unmount does): describing it after its stop began is the bug. */
+struct frontend {
+	atomic_int stopping;
+};
+
+static atomic_int described_while_stopping;
+
+static int fake_describe(struct frontend *f, char *buf, size_t size)
+{
+	if (atomic_load(&f->stopping))
+		atomic_fetch_add(&described_while_stopping, 1);
+	return snprintf(buf, size, "fake");
+}
+
+static void fake_stop(struct frontend *f)
+{
+	atomic_store(&f->stopping, 1);
+	usleep(200000);
+	free(f);
+}
+
+static const struct frontend_ops fake_frontend = {
+	.name = "fake", .stop = fake_stop, .describe = fake_describe,
+};
+
+struct status_loop {
+	const char *path;
+	atomic_int stop, served;
+};
+
+static void *status_main(void *arg)
+{
+	struct status_loop *sl = arg;
+	char *body, err[256];
+	while (!atomic_load(&sl->stop))
+		if (admin_request(sl->path, "status", &body, err, sizeof err) == 0) {
+			atomic_fetch_add(&sl->served, 1);
+			free(body);
+		}
+	return NULL;
+}
+
+static void test_status_while_frontends_stop(void **state)
+{
+	struct adminfix x;
+	adminfix_start(&x, "frontstop");
+	struct daemon *d = x.f.d;
+	for (int i = 0; i < 2; i++) {
+		d->fronts[i].ops = &fake_frontend;
+		d->fronts[i].f = xcalloc(1, sizeof(struct frontend));
+	}
+	d->nfronts = 2;
+	struct status_loop sl = { .path = x.path };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, status_main, &sl), 0);
+	while (atomic_load(&sl.served) < 3)
+		usleep(1000);
+	daemon_frontends_stop(d);
+	assert_int_equal(d->nfronts, 0);
+	atomic_store(&sl.stop, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&described_while_stopping), 0);
+	adminfix_stop(&x);
+}
+
 static void test_admin_socket_paths(void **state)
 {
 	struct stackfix f;
@@ -572,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_admin_bad_requests),
 		cmocka_unit_test(test_admin_slow_and_many_clients),
 		cmocka_unit_test(test_admin_socket_paths),
+		cmocka_unit_test(test_status_while_frontends_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,4 +79,8 @@ void daemon_frontends_describe(struct daemon *d, void (*cb)(void *arg, const cha
 							   const char *address),
 			       void *arg);
 
+/* ---- serve.c ---- */
+/* Drain every running frontend, then stop them, last started first. */
+void daemon_frontends_stop(struct daemon *d);
+
 #endif
