@@ -263,7 +263,9 @@ static void test_second_writer_refused_then_takeover(void **state)
 	usleep(400000); /* a's lease thread sees b's lease */
 	assert_int_equal(lease_read(st, &l), 0);
 	assert_true(l.epoch > epoch_a); /* a did not overwrite it */
-	write_file(a.fs, "fenced", "lost");
+	struct fs_attr fa; /* a knows it is fenced: the change is refused */
+	assert_int_equal(fs_mknod(a.fs, &ROOT, FS_ROOT_INO, "fenced", S_IFREG | 0644, 0, &fa, NULL),
+			 -EROFS);
 	assert_int_equal(daemon_flush(a.d), -EROFS);
 	/* a's stop must not release b's lease */
 	assert_int_not_equal(daemon_close(a.d), 0);
@@ -280,6 +282,36 @@ static void test_second_writer_refused_then_takeover(void **state)
 	stackfix_open(&b);
 	stackfix_close(&b);
 	objstore_close(st);
+	stackfix_done(&b);
+	stackfix_done(&a);
+}
+
+/* An idle writer that was taken over learns it from the lease within a
+ * period or two (not at its next manifest write): it reports fenced and
+ * refuses the next mutation, rather than acknowledging it. */
+static void test_idle_writer_sees_takeover(void **state)
+{
+	struct stackfix a, b;
+	struct lsm_stats s;
+	struct fs_attr at;
+	stackfix_init(&a, "idlefence");
+	stackfix_open(&a);
+	write_file(a.fs, "first", "one");
+	assert_int_equal(daemon_flush(a.d), 0);
+	stackfix_attach(&a, &b);
+	b.conf.takeover = true;
+	stackfix_open(&b);
+	lsm_stats(a.d->db, &s);
+	for (int i = 0; i < 100 && !s.fenced; i++) {
+		usleep(10000);
+		lsm_stats(a.d->db, &s);
+	}
+	assert_true(s.fenced); /* within 1 s, lease every 100 ms */
+	assert_int_equal(fs_mkdir(a.fs, &ROOT, FS_ROOT_INO, "late", 0755, &at, NULL), -EROFS);
+	assert_int_not_equal(daemon_close(a.d), 0);
+	a.d = NULL;
+	expect_file(b.fs, "first", "one");
+	assert_int_equal(fs_lookup(b.fs, &ROOT, FS_ROOT_INO, "late", &at), -ENOENT);
 	stackfix_done(&b);
 	stackfix_done(&a);
 }
@@ -637,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_failed_close_commits_nothing),
 		cmocka_unit_test(test_lease_format_and_judgement),
 		cmocka_unit_test(test_second_writer_refused_then_takeover),
+		cmocka_unit_test(test_idle_writer_sees_takeover),
 		cmocka_unit_test(test_admin_requests),
 		cmocka_unit_test(test_admin_bad_requests),
 		cmocka_unit_test(test_admin_slow_and_many_clients),

@@ -47,8 +47,6 @@ struct daemon {
 	pthread_cond_t cond;
 	bool stop;
 	char why[128];
-	pthread_mutex_t close_mu;   /* the lease thread's barrier vs close_all */
-	bool closing;
 	uint8_t meta_key[CRYPT_KEY_BYTES], data_key[CRYPT_KEY_BYTES];
 };
 

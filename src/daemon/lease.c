@@ -26,7 +26,7 @@ struct lease {
 	pthread_cond_t cond;
 	bool stop, fenced_seen;
 	struct lease_info info;     /* ours, as last written */
-	void (*fenced)(void *arg, const char *who);
+	void (*fenced)(void *arg, uint64_t epoch, const char *who);
 	void *arg;
 };
 
@@ -197,7 +197,7 @@ static int write_lease(struct lease *ls)
 }
 
 /* Another writer's lease of a newer epoch: we were taken over. */
-static bool taken_over(struct lease *ls, char *who, size_t size)
+static bool taken_over(struct lease *ls, char *who, size_t size, uint64_t *epoch)
 {
 	struct lease_info cur;
 	if (lease_read(ls->st, &cur) < 0)
@@ -205,19 +205,21 @@ static bool taken_over(struct lease *ls, char *who, size_t size)
 	if (cur.epoch <= ls->info.epoch)
 		return false;
 	lease_describe(&cur, who, size);
+	*epoch = cur.epoch;
 	return true;
 }
 
 static void refresh_once(struct lease *ls, int *last_err)
 {
 	char who[400];
-	if (taken_over(ls, who, sizeof who)) {
+	uint64_t epoch;
+	if (taken_over(ls, who, sizeof who, &epoch)) {
 		ls->fenced_seen = true;
 		log_error("fenced: another writer (%s) took over %s; this daemon (epoch %" PRIu64
 			  ") no longer writes: its changes fail with EROFS", who,
 			  objstore_url(ls->st), ls->info.epoch);
 		if (ls->fenced)
-			ls->fenced(ls->arg, who);
+			ls->fenced(ls->arg, epoch, who);
 		return;
 	}
 	pthread_mutex_lock(&ls->mu);
@@ -253,7 +255,8 @@ static void *lease_main(void *arg)
 }
 
 int lease_start(objstore *st, uint64_t epoch, uint64_t period_ms,
-		void (*fenced)(void *arg, const char *who), void *arg, struct lease **out)
+		void (*fenced)(void *arg, uint64_t epoch, const char *who), void *arg,
+		struct lease **out)
 {
 	struct lease *ls = xcalloc(1, sizeof *ls);
 	ls->st = st;
@@ -293,6 +296,7 @@ void lease_get(struct lease *ls, struct lease_info *out)
 void lease_stop(struct lease *ls, bool release)
 {
 	char who[400];
+	uint64_t epoch;
 	if (!ls)
 		return;
 	pthread_mutex_lock(&ls->mu);
@@ -300,7 +304,7 @@ void lease_stop(struct lease *ls, bool release)
 	pthread_cond_broadcast(&ls->cond);
 	pthread_mutex_unlock(&ls->mu);
 	pthread_join(ls->thread, NULL);
-	if (release && !ls->fenced_seen && !taken_over(ls, who, sizeof who)) {
+	if (release && !ls->fenced_seen && !taken_over(ls, who, sizeof who, &epoch)) {
 		ls->info.released = true;
 		ls->info.time_ns = clock_wall_ns();
 		int r = write_lease(ls);
