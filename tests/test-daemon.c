@@ -227,6 +227,39 @@ static void test_lease_format_and_judgement(void **state)
 	assert_true(lease_alive(&l, clock_wall_ns()));
 }
 
+/* A huge lease object (a sparse 2 TiB file) is refused after one ranged
+ * read, not fetched whole; garbage does not parse; a host field is
+ * cleaned of control bytes before anything logs it; a lease refreshed
+ * far in the future (clock skew) still counts as live, with a warning. */
+static void test_lease_big_garbage_and_skew(void **state)
+{
+	struct lease_info l;
+	objstore *st;
+	char *dir = test_tmpdir("lease");
+	char *url = xasprintf("file://%s", dir), *path = xasprintf("%s/%s", dir, LEASE_OBJECT);
+	assert_int_equal(objstore_open(url, &st), 0);
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, "x", 1), 0);
+	assert_int_equal(truncate(path, 2ll << 40), 0);
+	assert_int_equal(lease_read(st, &l), -EBADMSG);
+	const char garbage[] = "\x1b[2J\xff\xfegarbage";
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, garbage, sizeof garbage - 1), 0);
+	assert_int_equal(lease_read(st, &l), -EBADMSG);
+
+	char text[512];
+	int n = snprintf(text, sizeof text, "bucketfs-lease 1\nhost ev\x1bil\x7f\x9b\npid 1\n"
+			 "start 1\nepoch 1\nrefresh 1\ntime %llu\nperiod 100\nstate live\n",
+			 (unsigned long long)(clock_wall_ns() + 3600ull * 1000000000ull));
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, text, (size_t)n), 0);
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_string_equal(l.host, "ev?il??");
+	assert_int_equal(lease_check(st, false), -EBUSY); /* an hour ahead: live */
+	objstore_close(st);
+	test_rmtree(dir);
+	free(path);
+	free(url);
+	free(dir);
+}
+
 static void test_second_writer_refused_then_takeover(void **state)
 {
 	struct stackfix a, b;
@@ -668,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_replica_and_checkpoint_views),
 		cmocka_unit_test(test_failed_close_commits_nothing),
 		cmocka_unit_test(test_lease_format_and_judgement),
+		cmocka_unit_test(test_lease_big_garbage_and_skew),
 		cmocka_unit_test(test_second_writer_refused_then_takeover),
 		cmocka_unit_test(test_idle_writer_sees_takeover),
 		cmocka_unit_test(test_admin_requests),
