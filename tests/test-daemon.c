@@ -504,6 +504,10 @@ static void test_admin_bad_requests(void **state)
 	out = raw_exchange(x.path, "", 0, true);
 	assert_string_equal(out, "ERR 22 request not terminated by a newline\n");
 	free(out);
+	/* a NUL does not end the check: what follows it is looked at too */
+	out = raw_exchange(x.path, "status\0garbage\x01\n", 16, false);
+	assert_string_equal(out, "ERR 22 request is not printable text\n");
+	free(out);
 	/* two requests in one: only the first is answered */
 	out = raw_exchange(x.path, "flush\nstatus\n", 13, false);
 	assert_string_equal(out, "OK\n.\n");
@@ -549,6 +553,20 @@ static void test_admin_slow_and_many_clients(void **state)
 	slow[0] = raw_connect(x.path);
 	char c;
 	assert_int_equal(recv(slow[0], &c, 1, 0), 0);
+	close(slow[0]);
+	/* one deadline for the whole request: a client sending a byte a
+	 * second is dropped once ADMIN_IO_TIMEOUT_MS is up, unanswered */
+	slow[0] = raw_connect(x.path);
+	const char *req = "status\n";
+	t0 = clock_mono_ns();
+	for (size_t i = 0; req[i]; i++) {
+		if (send(slow[0], req + i, 1, MSG_NOSIGNAL) != 1)
+			break; /* dropped already */
+		if (req[i + 1])
+			usleep(ADMIN_IO_TIMEOUT_MS * 1000 / 4);
+	}
+	ssize_t got = recv(slow[0], &c, 1, 0);
+	assert_true(got <= 0);
 	close(slow[0]);
 	/* the stop waits for a connection thread still reading */
 	slow[0] = raw_connect(x.path);

@@ -23,6 +23,7 @@
 #include "daemon/lease.h"
 #include "data/data.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -259,33 +260,56 @@ static void send_all(int fd, const void *p, size_t n)
 	}
 }
 
+/* Wait until fd is readable or the deadline (monotonic ns) passes. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = clock_mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 /* Read the request line: 0 and line, or an error for the reply (or
- * -ETIMEDOUT / -ECONNRESET: nobody to reply to). */
+ * -ETIMEDOUT / -ECONNRESET: nobody to reply to).  One deadline for the
+ * whole line, so a client dribbling a byte at a time cannot hold a
+ * connection thread for longer than ADMIN_IO_TIMEOUT_MS. */
 static int read_request(int fd, char *line, struct reply *rp)
 {
+	uint64_t deadline = clock_mono_ns() + (uint64_t)ADMIN_IO_TIMEOUT_MS * 1000000ull;
 	size_t n = 0;
-	for (;;) {
-		ssize_t got = recv(fd, line + n, ADMIN_REQUEST_MAX - n, 0);
-		if (got < 0 && errno == EINTR)
+	char *nl = NULL;
+	while (!nl) {
+		int r = wait_readable(fd, deadline);
+		if (r < 0)
+			return r;
+		ssize_t got = recv(fd, line + n, ADMIN_REQUEST_MAX - n, MSG_DONTWAIT);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (got < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			return -errno;
 		if (got == 0) {
 			reply_error(rp, EINVAL, "request not terminated by a newline");
 			return -EINVAL;
 		}
-		char *nl = memchr(line + n, '\n', (size_t)got);
+		nl = memchr(line + n, '\n', (size_t)got);
 		n += (size_t)got;
-		if (nl) {
-			*nl = '\0';
-			break;
-		}
-		if (n >= ADMIN_REQUEST_MAX) {
+		if (!nl && n >= ADMIN_REQUEST_MAX) {
 			reply_error(rp, E2BIG, "request longer than %d bytes", ADMIN_REQUEST_MAX);
 			return -E2BIG;
 		}
 	}
-	for (char *p = line; *p; p++)
+	*nl = '\0';
+	/* Every byte up to the newline: a NUL must not hide what follows it. */
+	for (const unsigned char *p = (const unsigned char *)line; p < (unsigned char *)nl; p++)
 		if (*p < 0x20 || *p > 0x7e) {
 			reply_error(rp, EINVAL, "request is not printable text");
 			return -EINVAL;
