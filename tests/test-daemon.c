@@ -688,6 +688,39 @@ static void test_admin_socket_paths(void **state)
 	char *body, err[64];
 	assert_int_equal(admin_request(path, "status", &body, err, sizeof err), -ENOENT);
 
+	/* the /tmp fallback run directory must be ours alone */
+	char *priv = xasprintf("%s/priv", dir), *link = xasprintf("%s/link", dir);
+	char why[512];
+	assert_int_equal(mkdir(priv, 0700), 0);
+	assert_int_equal(admin_check_private_dir(priv, why, sizeof why), 0);
+	assert_int_equal(chmod(priv, 0750), 0);
+	assert_int_equal(admin_check_private_dir(priv, why, sizeof why), -EPERM);
+	assert_non_null(strstr(why, "mode is not 0700"));
+	assert_int_equal(chmod(priv, 0700), 0);
+	assert_int_equal(symlink(priv, link), 0);
+	assert_int_equal(admin_check_private_dir(link, why, sizeof why), -EPERM);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(priv, 12345, 12345), 0);
+		assert_int_equal(admin_check_private_dir(priv, why, sizeof why), -EPERM);
+		assert_non_null(strstr(why, "another user"));
+	}
+	assert_int_equal(admin_check_run_dir(path, why, sizeof why), 0); /* not the fallback */
+	char *fb = xasprintf("/tmp/bucketfs-%u", (unsigned)geteuid());
+	if (mkdir(fb, 0755) == 0) { /* else in use: leave it alone */
+		char *sock = xasprintf("%s/x.sock", fb);
+		assert_int_equal(chmod(fb, 0755), 0);
+		assert_int_equal(admin_check_run_dir(sock, why, sizeof why), -EPERM);
+		assert_int_equal(admin_start(f.d, sock, false, &a), -EPERM);
+		assert_int_equal(admin_request(sock, "status", &body0, why, sizeof why), -EPERM);
+		assert_int_equal(chmod(fb, 0700), 0);
+		assert_int_equal(admin_check_run_dir(sock, why, sizeof why), 0);
+		rmdir(fb);
+		free(sock);
+	}
+	free(fb);
+	free(priv);
+	free(link);
+
 	/* default paths: per store and per role */
 	setenv("BUCKETFS_RUN_DIR", dir, 1);
 	char *w1 = admin_default_path("file:///a", false, NULL);

@@ -508,6 +508,11 @@ static int listen_on(const char *path, bool replace, int *out, ino_t *ino)
 		log_error("admin socket %s: cannot create its directory: %s", path, strerror(-r));
 		return r;
 	}
+	char why[512];
+	if ((r = admin_check_run_dir(path, why, sizeof why)) < 0) {
+		log_error("admin socket %s: %s", path, why);
+		return r;
+	}
 	if ((r = clear_path(path, &sa, replace)) < 0)
 		return r;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
