@@ -38,9 +38,9 @@ run 2 "usage: bucketfs checkpoint" "checkpoint without a verb is a usage error" 
 # a lease that cannot be read or parsed is not "no writer": refused
 export BUCKETFS_PASSWORD=battery-staple
 rm -rf "$DIR/store/lease"; ln -s lease "$DIR/store/lease" # ELOOP
-run 1 "cannot read the writer's lease lease in .*: .*refusing" "unreadable lease: checkpoint create refused" -- "$BIN" checkpoint --store "$STORE" create blocked
+run 1 "cannot read the writer's lease \(object 'lease'\) in .*: .*refusing" "unreadable lease: checkpoint create refused" -- "$BIN" checkpoint --store "$STORE" create blocked
 rm -f "$DIR/store/lease"; printf 'garbage\n' >"$DIR/store/lease"
-run 1 "lease lease in .*: it does not parse" "garbage lease: checkpoint delete refused" -- "$BIN" checkpoint --store "$STORE" delete nightly
+run 1 "lease \(object 'lease'\) in .*: it does not parse" "garbage lease: checkpoint delete refused" -- "$BIN" checkpoint --store "$STORE" delete nightly
 run 0 "checkpoint +nightly" "a refused command changed nothing" -- "$BIN" checkpoint --store "$STORE" list
 printf 'bucketfs-lease 1\nhost elsewhere\npid 1\nstart 1\nepoch 1\nrefresh 1\ntime 1\nperiod 10000\nstate released\n' >"$DIR/store/lease"
 run 0 "checkpoint 'nightly' deleted" "released lease: checkpoint delete goes on" -- "$BIN" checkpoint --store "$STORE" delete nightly

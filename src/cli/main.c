@@ -273,7 +273,7 @@ static int refuse_if_live_writer(const struct control_target *t)
 		return 0; /* no writer ever ran, or not since the store was made */
 	if (r < 0) {
 		/* Not knowing is not "no writer": it may be alive elsewhere. */
-		fprintf(stderr, "bucketfs: checkpoint: cannot read the writer's lease %s in %s: %s; "
+		fprintf(stderr, "bucketfs: checkpoint: cannot read the writer's lease (object '%s') in %s: %s; "
 			"refusing to open the store as a writer, which would fence out a live "
 			"writer (run the command where the daemon runs, or fix the %s object)\n",
 			LEASE_OBJECT, t->url, r == -EBADMSG ? "it does not parse" : strerror(-r),
