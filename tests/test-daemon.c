@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include "daemon/admin.h"
 #include "daemon/admin_int.h"
 #include "daemon/conf.h"
+#include "daemon/daemon_int.h"
 #include "daemon/lease.h"
 #include "fs/fs.h"
 #include "util/clock.h"
@@ -148,6 +150,42 @@ static void test_replica_and_checkpoint_views(void **state)
 	stackfix_done(&w);
 }
 
+/* A final barrier that fails (the segment uploads never land) must not
+ * be followed by a metadata commit: that would write a manifest naming
+ * segments that are not in the store, and every read of that data would
+ * fail for good.  Reopened on the fault-free store, each file that
+ * exists reads back. */
+static void test_failed_close_commits_nothing(void **state)
+{
+	struct stackfix f;
+	struct fs_attr a;
+	char url[160];
+	stackfix_init(&f, "closefail");
+	snprintf(url, sizeof url, "fault+%s", f.url);
+	stackfix_set(&f.conf.url, url);
+	f.conf.barrier_timeout_ms = 200;
+	stackfix_open(&f);
+	write_file(f.fs, "durable", "made durable by a flush");
+	assert_int_equal(daemon_flush(f.d), 0);
+	struct objstore_fault_config fc = { .ops = OBJSTORE_OP_PUT, .error_rate = 1.0,
+					    .key_prefix = "segments/", .seed = 1 };
+	objstore_fault_set(f.d->st, &fc);
+	write_file(f.fs, "lost", "its segment never reaches the store");
+	assert_int_not_equal(daemon_close(f.d), 0);
+	f.d = NULL;
+
+	stackfix_set(&f.conf.url, f.url);
+	f.conf.takeover = true; /* the failed close kept its lease */
+	stackfix_open(&f);
+	expect_file(f.fs, "durable", "made durable by a flush");
+	int r = fs_lookup(f.fs, &ROOT, FS_ROOT_INO, "lost", &a);
+	if (r == 0)
+		expect_file(f.fs, "lost", "its segment never reaches the store");
+	else
+		assert_int_equal(r, -ENOENT);
+	stackfix_done(&f);
+}
+
 /* ---- the lease ---- */
 
 static void test_lease_format_and_judgement(void **state)
@@ -192,6 +230,39 @@ static void test_lease_format_and_judgement(void **state)
 	assert_true(lease_alive(&l, clock_wall_ns()));
 }
 
+/* A huge lease object (a sparse 2 TiB file) is refused after one ranged
+ * read, not fetched whole; garbage does not parse; a host field is
+ * cleaned of control bytes before anything logs it; a lease refreshed
+ * far in the future (clock skew) still counts as live, with a warning. */
+static void test_lease_big_garbage_and_skew(void **state)
+{
+	struct lease_info l;
+	objstore *st;
+	char *dir = test_tmpdir("lease");
+	char *url = xasprintf("file://%s", dir), *path = xasprintf("%s/%s", dir, LEASE_OBJECT);
+	assert_int_equal(objstore_open(url, &st), 0);
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, "x", 1), 0);
+	assert_int_equal(truncate(path, 2ll << 40), 0);
+	assert_int_equal(lease_read(st, &l), -EBADMSG);
+	const char garbage[] = "\x1b[2J\xff\xfegarbage";
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, garbage, sizeof garbage - 1), 0);
+	assert_int_equal(lease_read(st, &l), -EBADMSG);
+
+	char text[512];
+	int n = snprintf(text, sizeof text, "bucketfs-lease 1\nhost ev\x1bil\x7f\x9b\npid 1\n"
+			 "start 1\nepoch 1\nrefresh 1\ntime %llu\nperiod 100\nstate live\n",
+			 (unsigned long long)(clock_wall_ns() + 3600ull * 1000000000ull));
+	assert_int_equal(objstore_put(st, LEASE_OBJECT, text, (size_t)n), 0);
+	assert_int_equal(lease_read(st, &l), 0);
+	assert_string_equal(l.host, "ev?il??");
+	assert_int_equal(lease_check(st, false), -EBUSY); /* an hour ahead: live */
+	objstore_close(st);
+	test_rmtree(dir);
+	free(path);
+	free(url);
+	free(dir);
+}
+
 static void test_second_writer_refused_then_takeover(void **state)
 {
 	struct stackfix a, b;
@@ -228,7 +299,9 @@ static void test_second_writer_refused_then_takeover(void **state)
 	usleep(400000); /* a's lease thread sees b's lease */
 	assert_int_equal(lease_read(st, &l), 0);
 	assert_true(l.epoch > epoch_a); /* a did not overwrite it */
-	write_file(a.fs, "fenced", "lost");
+	struct fs_attr fa; /* a knows it is fenced: the change is refused */
+	assert_int_equal(fs_mknod(a.fs, &ROOT, FS_ROOT_INO, "fenced", S_IFREG | 0644, 0, &fa, NULL),
+			 -EROFS);
 	assert_int_equal(daemon_flush(a.d), -EROFS);
 	/* a's stop must not release b's lease */
 	assert_int_not_equal(daemon_close(a.d), 0);
@@ -245,6 +318,36 @@ static void test_second_writer_refused_then_takeover(void **state)
 	stackfix_open(&b);
 	stackfix_close(&b);
 	objstore_close(st);
+	stackfix_done(&b);
+	stackfix_done(&a);
+}
+
+/* An idle writer that was taken over learns it from the lease within a
+ * period or two (not at its next manifest write): it reports fenced and
+ * refuses the next mutation, rather than acknowledging it. */
+static void test_idle_writer_sees_takeover(void **state)
+{
+	struct stackfix a, b;
+	struct lsm_stats s;
+	struct fs_attr at;
+	stackfix_init(&a, "idlefence");
+	stackfix_open(&a);
+	write_file(a.fs, "first", "one");
+	assert_int_equal(daemon_flush(a.d), 0);
+	stackfix_attach(&a, &b);
+	b.conf.takeover = true;
+	stackfix_open(&b);
+	lsm_stats(a.d->db, &s);
+	for (int i = 0; i < 100 && !s.fenced; i++) {
+		usleep(10000);
+		lsm_stats(a.d->db, &s);
+	}
+	assert_true(s.fenced); /* within 1 s, lease every 100 ms */
+	assert_int_equal(fs_mkdir(a.fs, &ROOT, FS_ROOT_INO, "late", 0755, &at, NULL), -EROFS);
+	assert_int_not_equal(daemon_close(a.d), 0);
+	a.d = NULL;
+	expect_file(b.fs, "first", "one");
+	assert_int_equal(fs_lookup(b.fs, &ROOT, FS_ROOT_INO, "late", &at), -ENOENT);
 	stackfix_done(&b);
 	stackfix_done(&a);
 }
@@ -557,11 +660,93 @@ static void test_admin_slow_and_many_clients(void **state)
 	char c;
 	assert_int_equal(recv(slow[0], &c, 1, 0), 0);
 	close(slow[0]);
+	/* one deadline for the whole request: a client sending a byte a
+	 * second is dropped once ADMIN_IO_TIMEOUT_MS is up, unanswered */
+	slow[0] = raw_connect(x.path);
+	const char *req = "status\n";
+	t0 = clock_mono_ns();
+	for (size_t i = 0; req[i]; i++) {
+		if (send(slow[0], req + i, 1, MSG_NOSIGNAL) != 1)
+			break; /* dropped already */
+		if (req[i + 1])
+			usleep(ADMIN_IO_TIMEOUT_MS * 1000 / 4);
+	}
+	ssize_t got = recv(slow[0], &c, 1, 0);
+	assert_true(got <= 0);
+	close(slow[0]);
 	/* the stop waits for a connection thread still reading */
 	slow[0] = raw_connect(x.path);
 	usleep(100000);
 	adminfix_stop(&x);
 	close(slow[0]);
+}
+
+/* ---- frontends stopping while status is asked ---- */
+
+/* A frontend whose stop() tears its state down, then waits (as an
+ * unmount does): describing it after its stop began is the bug. */
+struct frontend {
+	atomic_int stopping;
+};
+
+static atomic_int described_while_stopping;
+
+static int fake_describe(struct frontend *f, char *buf, size_t size)
+{
+	if (atomic_load(&f->stopping))
+		atomic_fetch_add(&described_while_stopping, 1);
+	return snprintf(buf, size, "fake");
+}
+
+static void fake_stop(struct frontend *f)
+{
+	atomic_store(&f->stopping, 1);
+	usleep(200000);
+	free(f);
+}
+
+static const struct frontend_ops fake_frontend = {
+	.name = "fake", .stop = fake_stop, .describe = fake_describe,
+};
+
+struct status_loop {
+	const char *path;
+	atomic_int stop, served;
+};
+
+static void *status_main(void *arg)
+{
+	struct status_loop *sl = arg;
+	char *body, err[256];
+	while (!atomic_load(&sl->stop))
+		if (admin_request(sl->path, "status", &body, err, sizeof err) == 0) {
+			atomic_fetch_add(&sl->served, 1);
+			free(body);
+		}
+	return NULL;
+}
+
+static void test_status_while_frontends_stop(void **state)
+{
+	struct adminfix x;
+	adminfix_start(&x, "frontstop");
+	struct daemon *d = x.f.d;
+	for (int i = 0; i < 2; i++) {
+		d->fronts[i].ops = &fake_frontend;
+		d->fronts[i].f = xcalloc(1, sizeof(struct frontend));
+	}
+	d->nfronts = 2;
+	struct status_loop sl = { .path = x.path };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, status_main, &sl), 0);
+	while (atomic_load(&sl.served) < 3)
+		usleep(1000);
+	daemon_frontends_stop(d);
+	assert_int_equal(d->nfronts, 0);
+	atomic_store(&sl.stop, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&described_while_stopping), 0);
+	adminfix_stop(&x);
 }
 
 static void test_admin_socket_paths(void **state)
@@ -609,6 +794,39 @@ static void test_admin_socket_paths(void **state)
 	char *body, err[64];
 	assert_int_equal(admin_request(path, "status", &body, err, sizeof err), -ENOENT);
 
+	/* the /tmp fallback run directory must be ours alone */
+	char *priv = xasprintf("%s/priv", dir), *link = xasprintf("%s/link", dir);
+	char why[512];
+	assert_int_equal(mkdir(priv, 0700), 0);
+	assert_int_equal(admin_check_private_dir(priv, why, sizeof why), 0);
+	assert_int_equal(chmod(priv, 0750), 0);
+	assert_int_equal(admin_check_private_dir(priv, why, sizeof why), -EPERM);
+	assert_non_null(strstr(why, "mode is not 0700"));
+	assert_int_equal(chmod(priv, 0700), 0);
+	assert_int_equal(symlink(priv, link), 0);
+	assert_int_equal(admin_check_private_dir(link, why, sizeof why), -EPERM);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(priv, 12345, 12345), 0);
+		assert_int_equal(admin_check_private_dir(priv, why, sizeof why), -EPERM);
+		assert_non_null(strstr(why, "another user"));
+	}
+	assert_int_equal(admin_check_run_dir(path, why, sizeof why), 0); /* not the fallback */
+	char *fb = xasprintf("/tmp/bucketfs-%u", (unsigned)geteuid());
+	if (mkdir(fb, 0755) == 0) { /* else in use: leave it alone */
+		char *sock = xasprintf("%s/x.sock", fb);
+		assert_int_equal(chmod(fb, 0755), 0);
+		assert_int_equal(admin_check_run_dir(sock, why, sizeof why), -EPERM);
+		assert_int_equal(admin_start(f.d, sock, false, &a), -EPERM);
+		assert_int_equal(admin_request(sock, "status", &body0, why, sizeof why), -EPERM);
+		assert_int_equal(chmod(fb, 0700), 0);
+		assert_int_equal(admin_check_run_dir(sock, why, sizeof why), 0);
+		rmdir(fb);
+		free(sock);
+	}
+	free(fb);
+	free(priv);
+	free(link);
+
 	/* default paths: per store and per role */
 	setenv("BUCKETFS_RUN_DIR", dir, 1);
 	char *w1 = admin_default_path("file:///a", false, NULL);
@@ -638,8 +856,11 @@ int main(void)
 		cmocka_unit_test(test_no_frontend_is_an_error),
 		cmocka_unit_test(test_wrong_password_fails),
 		cmocka_unit_test(test_replica_and_checkpoint_views),
+		cmocka_unit_test(test_failed_close_commits_nothing),
 		cmocka_unit_test(test_lease_format_and_judgement),
+		cmocka_unit_test(test_lease_big_garbage_and_skew),
 		cmocka_unit_test(test_second_writer_refused_then_takeover),
+		cmocka_unit_test(test_idle_writer_sees_takeover),
 		cmocka_unit_test(test_admin_requests),
 		cmocka_unit_test(test_admin_bad_requests),
 		cmocka_unit_test(test_admin_parse),
@@ -647,6 +868,7 @@ int main(void)
 		cmocka_unit_test(test_conf_load_text),
 		cmocka_unit_test(test_admin_slow_and_many_clients),
 		cmocka_unit_test(test_admin_socket_paths),
+		cmocka_unit_test(test_status_while_frontends_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,45 +43,10 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-ok() {
-	n=$((n+1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail+1)); fi
-}
-is() {
-	if [ "$1" = "$2" ]; then ok 0 "$3"; else echo "# got '$1', want '$2'"; ok 1 "$3"; fi
-}
-# run EXPECTED_STATUS PATTERN DESCRIPTION -- CMD...: exit status and output.
-run() {
-	local want=$1 pat=$2 desc=$3; shift 4
-	local out; out=$("$@" 2>&1); local st=$?
-	if [ "$st" -ne "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		echo "# command: $*"; echo "# status $st (want $want), output:"; sed 's/^/#   /' <<<"$out"
-		ok 1 "$desc"
-	else
-		ok 0 "$desc"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 show_log() {
 	echo "# daemon log:"; tail -n 30 "$LOG" | sed 's/^/#   /'
 	echo "# second daemon log:"; tail -n 20 "$LOG2" | sed 's/^/#   /'
-}
-is_mounted() { awk -v m="$1" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse\.bucketfs '; }
-alive() {
-	local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-wait_exit() {
-	for _ in $(seq 1200); do
-		alive "$1" || break
-		sleep 0.05
-	done
-	if alive "$1"; then
-		echo "# pid $1 did not exit within 60 s: killed"
-		kill -9 "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-		return 124
-	fi
-	wait "$1"
 }
 # wait_log FILE PATTERN: until FILE matches (0) or 30 s passed (1).
 wait_log() {

@@ -388,6 +388,40 @@ static void test_fenced_maintenance_is_erofs(void **state)
 	store_dir_free(&sd);
 }
 
+/* lsm_mark_fenced: the caller's word that a newer writer took over turns
+ * an idle writer fenced at once (no manifest write needed); an epoch not
+ * newer than ours, or a reader, changes nothing. */
+static void test_mark_fenced(void **state)
+{
+	struct store_dir sd;
+	struct lsm_options o;
+	struct lsm_stats s;
+	lsm *a, *b;
+	store_dir_new(&sd, "lsm-mark");
+	writer_options(&o, sd.st, false);
+	assert_int_equal(lsm_open(&o, &a), 0);
+	put(a, "k", "a", 0);
+	assert_int_equal(lsm_flush(a), 0);
+	lsm_stats(a, &s);
+	lsm_mark_fenced(a, s.epoch); /* not newer: nothing */
+	lsm_stats(a, &s);
+	assert_false(s.fenced);
+	put(a, "k2", "a", 0);
+	assert_int_equal(lsm_flush(a), 0);
+	assert_int_equal(lsm_open(&o, &b), 0);
+	lsm_stats(b, &s);
+	lsm_mark_fenced(a, s.epoch);
+	lsm_stats(a, &s);
+	assert_true(s.fenced);
+	put(a, "k", "late", -EROFS);
+	assert_int_equal(lsm_flush(a), -EROFS);
+	expect(b, "k", "a");
+	expect(b, "k2", "a");
+	lsm_close(a);
+	lsm_close(b);
+	store_dir_free(&sd);
+}
+
 /* The old writer's next manifest sequence number was written by the new
  * writer and has since been deleted by its garbage collection
  * (manifests_kept): put_if_absent on it succeeds, yet the old writer is
@@ -885,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_fence_old_writer_compacting),
 		cmocka_unit_test(test_fence_racing_writers),
 		cmocka_unit_test(test_fenced_maintenance_is_erofs),
+		cmocka_unit_test(test_mark_fenced),
 		cmocka_unit_test(test_fence_after_manifests_pruned),
 		cmocka_unit_test(test_fenced_writer_deletes_nothing_live),
 	};

@@ -94,6 +94,10 @@ int control_call(const struct control_target *t, const char *what, const char *r
 	if (r == -EACCES && !*err)
 		fprintf(stderr, "bucketfs: %s: admin socket %s: permission denied (the daemon of "
 			"%s runs as another user)\n", what, t->socket, t->url);
+	else if (r == -ETIMEDOUT)
+		fprintf(stderr, "bucketfs: %s: admin socket %s: the daemon did not answer within "
+			"%d s (wedged, or a flush waiting for the store?)\n", what, t->socket,
+			ADMIN_CLIENT_TIMEOUT_MS / 1000);
 	else if (r == -EPROTO)
 		fprintf(stderr, "bucketfs: %s: admin socket %s: the reply breaks the protocol\n",
 			what, t->socket);

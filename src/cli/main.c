@@ -258,7 +258,8 @@ static int checkpoint_via_daemon(const struct control_target *t, const char *ver
 }
 
 /* No daemon here: a live writer elsewhere would be fenced by opening the
- * store as writer; refuse instead. */
+ * store as writer; refuse instead.  Only no lease at all, or one that
+ * reads and parses as released or stale, lets the command go on. */
 static int refuse_if_live_writer(const struct control_target *t)
 {
 	struct lease_info l;
@@ -268,8 +269,19 @@ static int refuse_if_live_writer(const struct control_target *t)
 		return -EIO;
 	int r = lease_read(st, &l);
 	objstore_close(st);
-	if (r < 0 || !lease_alive(&l, clock_wall_ns()))
-		return 0;
+	if (r == -ENOENT)
+		return 0; /* no writer ever ran, or not since the store was made */
+	if (r < 0) {
+		/* Not knowing is not "no writer": it may be alive elsewhere. */
+		fprintf(stderr, "bucketfs: checkpoint: cannot read the writer's lease (object '%s') in %s: %s; "
+			"refusing to open the store as a writer, which would fence out a live "
+			"writer (run the command where the daemon runs, or fix the %s object)\n",
+			LEASE_OBJECT, t->url, r == -EBADMSG ? "it does not parse" : strerror(-r),
+			LEASE_OBJECT);
+		return r;
+	}
+	if (!lease_alive(&l, clock_wall_ns()))
+		return 0; /* released, or stale: its writer is gone */
 	lease_describe(&l, who, sizeof who);
 	fprintf(stderr, "bucketfs: checkpoint: %s has a live writer (%s) but no daemon answers "
 		"at %s; run the command where it runs (or give --socket PATH): opening the "

@@ -24,6 +24,7 @@
 #include "daemon/lease.h"
 #include "data/data.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -320,18 +321,42 @@ static void send_all(int fd, const void *p, size_t n)
 	}
 }
 
+/* Wait until fd is readable or the deadline (monotonic ns) passes. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = clock_mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 /* Read until the first newline, ADMIN_REQUEST_MAX bytes or end of file
  * (admin_parse judges what came): 0 and *len, or -ETIMEDOUT / -errno
- * when there is nobody to reply to. */
+ * when there is nobody to reply to.  One deadline for the whole line, so
+ * a client dribbling a byte at a time cannot hold a connection thread
+ * for longer than ADMIN_IO_TIMEOUT_MS. */
 static int read_request(int fd, char *buf, size_t *len)
 {
+	uint64_t deadline = clock_mono_ns() + (uint64_t)ADMIN_IO_TIMEOUT_MS * 1000000ull;
 	size_t n = 0;
 	while (n < ADMIN_REQUEST_MAX) {
-		ssize_t got = recv(fd, buf + n, ADMIN_REQUEST_MAX - n, 0);
-		if (got < 0 && errno == EINTR)
+		int r = wait_readable(fd, deadline);
+		if (r < 0)
+			return r;
+		ssize_t got = recv(fd, buf + n, ADMIN_REQUEST_MAX - n, MSG_DONTWAIT);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (got < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			return -errno;
 		if (got == 0)
 			break;
 		bool nl = memchr(buf + n, '\n', (size_t)got) != NULL;
@@ -537,6 +562,11 @@ static int listen_on(const char *path, bool replace, int *out, ino_t *ino)
 	int r = make_parent(path);
 	if (r < 0) {
 		log_error("admin socket %s: cannot create its directory: %s", path, strerror(-r));
+		return r;
+	}
+	char why[512];
+	if ((r = admin_check_run_dir(path, why, sizeof why)) < 0) {
+		log_error("admin socket %s: %s", path, why);
 		return r;
 	}
 	if ((r = clear_path(path, &sa, replace)) < 0)

@@ -47,6 +47,7 @@
 #define ADMIN_REQUEST_MAX 1024
 #define ADMIN_MAX_CLIENTS 16
 #define ADMIN_IO_TIMEOUT_MS 5000
+#define ADMIN_CLIENT_TIMEOUT_MS 150000  /* above the default barrier_timeout (120 s) */
 
 struct daemon;
 struct admin;
@@ -68,12 +69,24 @@ void admin_stop(struct admin *a);
  * $XDG_RUNTIME_DIR/bucketfs, else /tmp/bucketfs-<uid>.  malloc'ed. */
 char *admin_default_path(const char *url, bool read_only, const char *checkpoint);
 
+/* The default run directory's last fallback, /tmp/bucketfs-<uid>, sits
+ * in a directory everyone may write: another user could have made it
+ * first and put a socket of theirs there.  So when a socket's directory
+ * is that fallback and exists, it must be a directory (not a link) owned
+ * by the effective uid with no group or other permission bits; else
+ * -EPERM with the reason in err (admin_start logs it, admin_request
+ * returns it).  admin_check_private_dir is that check on any dir. */
+int admin_check_run_dir(const char *socket_path, char *err, size_t errsize);
+int admin_check_private_dir(const char *dir, char *err, size_t errsize);
+
 /* Send one request and read the reply.  0 on "OK": *body (malloc'ed,
  * may be "") holds the reply's lines, each ending in '\n'.  A daemon's
  * "ERR": its negative errno, with the message in err.  No daemon there:
  * -ENOENT or -ECONNREFUSED; not allowed: -EACCES; -EPROTO for a reply
  * that breaks the protocol; a request that is not one printable line of
- * at most ADMIN_REQUEST_MAX bytes is not sent (-EINVAL, -E2BIG). */
+ * at most ADMIN_REQUEST_MAX bytes is not sent (-EINVAL, -E2BIG).  A
+ * daemon that does not answer within ADMIN_CLIENT_TIMEOUT_MS (flush and
+ * checkpoint run barriers, which wait for uploads) is -ETIMEDOUT. */
 int admin_request(const char *path, const char *request, char **body, char *err,
 		  size_t errsize);
 

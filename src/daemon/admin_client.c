@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 #define REPLY_MAX (64u << 20) /* a reply past this breaks the protocol */
@@ -26,6 +29,41 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
+static char *tmp_fallback_dir(void)
+{
+	return xasprintf("/tmp/bucketfs-%u", (unsigned)geteuid());
+}
+
+int admin_check_private_dir(const char *dir, char *err, size_t errsize)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0) {
+		snprintf(err, errsize, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	const char *why = !S_ISDIR(st.st_mode) ? "is not a directory (a link?)"
+			  : st.st_uid != geteuid() ? "is owned by another user"
+			  : st.st_mode & 077 ? "is open to other users (mode is not 0700)" : NULL;
+	if (!why)
+		return 0;
+	snprintf(err, errsize, "%s %s: refusing to use the admin socket there (anyone may "
+		 "have made it); remove it, or set BUCKETFS_RUN_DIR or [admin] socket", dir, why);
+	return -EPERM;
+}
+
+int admin_check_run_dir(const char *socket_path, char *err, size_t errsize)
+{
+	char *dir = tmp_fallback_dir();
+	size_t n = strlen(dir);
+	int r = 0;
+	struct stat st;
+	if (!strncmp(socket_path, dir, n) && socket_path[n] == '/' &&
+	    !strchr(socket_path + n + 1, '/') && lstat(dir, &st) == 0)
+		r = admin_check_private_dir(dir, err, errsize);
+	free(dir);
+	return r;
+}
+
 static char *run_dir(void)
 {
 	const char *env = getenv("BUCKETFS_RUN_DIR");
@@ -36,7 +74,7 @@ static char *run_dir(void)
 	env = getenv("XDG_RUNTIME_DIR");
 	if (env && *env)
 		return xasprintf("%s/bucketfs", env);
-	return xasprintf("/tmp/bucketfs-%u", (unsigned)geteuid());
+	return tmp_fallback_dir();
 }
 
 char *admin_default_path(const char *url, bool read_only, const char *checkpoint)
@@ -70,11 +108,25 @@ static int connect_to(const char *path, int *out)
 	return 0;
 }
 
+/* The whole reply within ADMIN_CLIENT_TIMEOUT_MS: a wedged daemon must
+ * not hang the command. */
 static int read_all(int fd, struct buf *in)
 {
 	char chunk[4096];
+	uint64_t deadline = clock_mono_ns() + (uint64_t)ADMIN_CLIENT_TIMEOUT_MS * 1000000ull;
 	for (;;) {
-		ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+		uint64_t now = clock_mono_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = now < deadline ? poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) : 0;
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == ECONNRESET && in->len > 0)
@@ -160,6 +212,8 @@ int admin_request(const char *path, const char *request, char **body, char *err,
 		snprintf(err, errsize, "the request is longer than %d bytes", ADMIN_REQUEST_MAX);
 		return -E2BIG;
 	}
+	if ((r = admin_check_run_dir(path, err, errsize)) < 0)
+		return r;
 	if ((r = connect_to(path, &fd)) < 0)
 		return r;
 	struct buf in;

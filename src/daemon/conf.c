@@ -87,6 +87,10 @@ static const struct config_key schema[] = {
 	  .help = "How often what was written becomes durable by itself (fsync and\n"
 		  "unmount do it at once).  A crash loses at most this much.\n"
 		  "0: only at fsync and unmount." },
+	{ "filesystem", "barrier_timeout", CONFIG_DURATION_MS, F(barrier_timeout_ms),
+	  .min = 100, .max = MS_PER_DAY, .dflt = "120s",
+	  .help = "How long a flush (fsync, unmount) waits for its uploads before it\n"
+		  "reports EIO; the uploads keep retrying in the background." },
 	{ "filesystem", "segment_size", CONFIG_SIZE, F(segment_size), .min = 1 << 20,
 	  .max = 4LL << 30, .dflt = "256 MiB",
 	  .help = "File data is uploaded in objects of up to this size." },

@@ -27,6 +27,7 @@ struct conf {
 	/* [filesystem] */
 	int64_t max_size, max_inodes;
 	int64_t flush_interval_ms, segment_size, refresh_interval_ms, lease_interval_ms;
+	int64_t barrier_timeout_ms;
 	bool read_only, atime;
 	char *checkpoint;          /* serve this checkpoint read-only, or NULL */
 	/* [mount] */

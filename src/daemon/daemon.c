@@ -212,16 +212,16 @@ static int open_lsm(struct daemon *d)
 	return r;
 }
 
-/* A newer writer took over: make the LSM notice at once (its next
- * manifest write fails and it turns read-only), rather than at the next
- * periodic flush. */
-static void on_fenced(void *arg, const char *who)
+/* The lease thread read a lease of a newer writer epoch: that writer
+ * has written its takeover manifest, so this one is fenced for certain.
+ * Tell the LSM at once (an idle writer would otherwise learn it only at
+ * its next manifest write, and acknowledge mutations meanwhile).  d->db
+ * outlives the lease thread (close_all stops the lease first), so no
+ * lock is needed and the callback never waits for a barrier. */
+static void on_fenced(void *arg, uint64_t epoch, const char *who)
 {
 	struct daemon *d = arg;
-	pthread_mutex_lock(&d->close_mu);
-	if (d->data && !d->closing)
-		(void)data_barrier(d->data, 0);
-	pthread_mutex_unlock(&d->close_mu);
+	lsm_mark_fenced(d->db, epoch);
 }
 
 static int start_lease(struct daemon *d)
@@ -247,6 +247,7 @@ static int open_data(struct daemon *d)
 	o.read_only = !writer(d);
 	o.segment_bytes = (uint64_t)c->segment_size;
 	o.flush_interval_ms = (uint64_t)c->flush_interval_ms;
+	o.barrier_timeout_ms = (uint64_t)c->barrier_timeout_ms;
 	o.cache_dir = d->cache_dir;
 	o.cache_ram_bytes = (uint64_t)c->cache_memory;
 	o.cache_disk_bytes = (uint64_t)c->cache_disk;
@@ -294,14 +295,11 @@ static int open_all(struct daemon *d)
 }
 
 /* The final flush, in the order the layers need: the core's pending
- * changes, the data plane's barrier and clean-shutdown mark, the LSM;
- * then the lease is released (only after everything is durable). */
+ * changes, then the data plane's barrier and clean-shutdown mark (which
+ * commit the LSM); then the lease is released (only after everything is durable). */
 static int close_all(struct daemon *d)
 {
 	int r = 0, e;
-	pthread_mutex_lock(&d->close_mu);
-	d->closing = true; /* the lease thread keeps refreshing, touches nothing else */
-	pthread_mutex_unlock(&d->close_mu);
 	if (d->fs && writer(d) && (e = fs_sync(d->fs)) < 0) {
 		log_error("final sync of %s failed: %s", d->conf->url, strerror(-e));
 		r = e;
@@ -311,10 +309,11 @@ static int close_all(struct daemon *d)
 		log_error("final barrier of %s failed: %s", d->conf->url, strerror(-e));
 		r = r ? r : e;
 	}
-	if (d->db && writer(d) && (e = lsm_flush(d->db)) < 0) {
-		log_error("final metadata flush of %s failed: %s", d->conf->url, strerror(-e));
-		r = r ? r : e;
-	}
+	/* No lsm_flush here: a successful data_close ended with a barrier,
+	 * which committed every write; after a failed one the memtable may
+	 * hold extents in segments that never reached the store (the
+	 * uploads were dropped), and committing it would make a manifest
+	 * name missing objects.  Without a data plane nothing was written. */
 	lease_stop(d->lease, r == 0);
 	lsm_close(d->db);
 	objstore_close(d->st);
@@ -332,7 +331,6 @@ static void daemon_free(struct daemon *d)
 	crypt_wipe(d->data_key, sizeof d->data_key);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->mu);
-	pthread_mutex_destroy(&d->close_mu);
 	free(d->cache_dir);
 	free(d);
 }
@@ -347,7 +345,6 @@ int daemon_open(const struct conf *c, unsigned flags, struct daemon **out)
 	d->start_ns = clock_wall_ns();
 	d->cache_dir = store_cache_dir(c->cache_dir, c->url);
 	pthread_mutex_init(&d->mu, NULL);
-	pthread_mutex_init(&d->close_mu, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	*out = NULL;
 	int r = open_all(d);
@@ -388,9 +385,16 @@ int daemon_close(struct daemon *d)
 
 /* ---- admin requests ---- */
 
+/* A fenced writer with nothing pending would get 0 from the barrier (it
+ * writes no manifest): it must not tell the client its data is safe. */
 int daemon_flush(struct daemon *d)
 {
-	return writer(d) ? fs_sync(d->fs) : -EROFS;
+	if (!writer(d))
+		return -EROFS;
+	struct lsm_stats s;
+	int r = fs_sync(d->fs);
+	lsm_stats(d->db, &s);
+	return r == 0 && s.fenced ? -EROFS : r;
 }
 
 static int check_name(const char *name)

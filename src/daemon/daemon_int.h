@@ -47,8 +47,6 @@ struct daemon {
 	pthread_cond_t cond;
 	bool stop;
 	char why[128];
-	pthread_mutex_t close_mu;   /* the lease thread's barrier vs close_all */
-	bool closing;
 	uint8_t meta_key[CRYPT_KEY_BYTES], data_key[CRYPT_KEY_BYTES];
 };
 
@@ -78,5 +76,9 @@ void follower_stop(struct follower *f);
 void daemon_frontends_describe(struct daemon *d, void (*cb)(void *arg, const char *name,
 							   const char *address),
 			       void *arg);
+
+/* ---- serve.c ---- */
+/* Drain every running frontend, then stop them, last started first. */
+void daemon_frontends_stop(struct daemon *d);
 
 #endif

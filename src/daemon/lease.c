@@ -26,7 +26,7 @@ struct lease {
 	pthread_cond_t cond;
 	bool stop, fenced_seen;
 	struct lease_info info;     /* ours, as last written */
-	void (*fenced)(void *arg, const char *who);
+	void (*fenced)(void *arg, uint64_t epoch, const char *who);
 	void *arg;
 };
 
@@ -54,6 +54,20 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
+/* The host is logged and shown: printable ASCII only (anything else
+ * becomes '?', so a corrupted lease cannot drive a terminal), and it must
+ * fit. */
+static bool parse_host(const char *v, char *host, size_t size)
+{
+	size_t n = strlen(v);
+	if (n >= size)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		host[i] = v[i] >= 0x20 && v[i] <= 0x7e ? v[i] : '?';
+	host[n] = '\0';
+	return true;
+}
+
 static bool parse_line(char *line, struct lease_info *out, unsigned *seen)
 {
 	static const char *const keys[] = { "host", "pid", "start", "epoch", "refresh",
@@ -71,7 +85,7 @@ static bool parse_line(char *line, struct lease_info *out, unsigned *seen)
 		*seen |= 1u << i;
 		uint64_t pid;
 		if (i == 0)
-			return snprintf(out->host, sizeof out->host, "%s", v) < (int)sizeof out->host;
+			return parse_host(v, out->host, sizeof out->host);
 		if (i == 1) {
 			if (!parse_u64(v, &pid) || pid > INT32_MAX)
 				return false;
@@ -111,7 +125,14 @@ int lease_read(objstore *st, struct lease_info *out)
 {
 	void *data = NULL;
 	size_t len = 0;
-	int r = objstore_get(st, LEASE_OBJECT, 0, OBJSTORE_GET_TO_END, &data, &len);
+	/* One byte more than a lease may hold: a corrupted huge object is
+	 * refused without being fetched whole. */
+	int r = objstore_get(st, LEASE_OBJECT, 0, LEASE_MAX_BYTES + 1, &data, &len);
+	if (r == 0 && len > LEASE_MAX_BYTES) {
+		log_warn("%s: the %s object is longer than %d bytes: not a lease (corrupted?)",
+			 objstore_url(st), LEASE_OBJECT, LEASE_MAX_BYTES);
+		r = -EBADMSG;
+	}
 	if (r == 0)
 		r = lease_parse(data, len, out);
 	free(data);
@@ -156,6 +177,22 @@ void lease_describe(const struct lease_info *l, char *buf, size_t size)
 		 l->pid, start, l->epoch);
 }
 
+/* A lease refreshed "in the future" by more than the staleness window
+ * means a clock is wrong on one of the hosts: it then looks alive for
+ * that much longer.  Said once per start, naming the writer. */
+static void warn_if_future(objstore *st, const struct lease_info *l, uint64_t now_ns)
+{
+	uint64_t period = l->period_ms ? l->period_ms : 10000;
+	uint64_t window = period < UINT64_MAX / (LEASE_STALE_PERIODS * 1000000ull)
+				  ? LEASE_STALE_PERIODS * period * 1000000ull : UINT64_MAX;
+	if (l->time_ns <= now_ns || l->time_ns - now_ns <= window)
+		return;
+	log_warn("%s: the writer's lease (host %s, pid %" PRId64 ") was refreshed %.1f s in the "
+		 "future: a clock is skewed on that host or this one; the lease looks alive until "
+		 "that time passes (or use --takeover)", objstore_url(st), l->host, l->pid,
+		 (double)(l->time_ns - now_ns) / 1e9);
+}
+
 int lease_check(objstore *st, bool takeover)
 {
 	struct lease_info l;
@@ -173,7 +210,9 @@ int lease_check(objstore *st, bool takeover)
 			  objstore_url(st), strerror(-r));
 		return r;
 	}
-	if (!lease_alive(&l, clock_wall_ns()))
+	uint64_t now = clock_wall_ns();
+	warn_if_future(st, &l, now);
+	if (!lease_alive(&l, now))
 		return 0;
 	lease_describe(&l, who, sizeof who);
 	if (takeover) {
@@ -197,7 +236,7 @@ static int write_lease(struct lease *ls)
 }
 
 /* Another writer's lease of a newer epoch: we were taken over. */
-static bool taken_over(struct lease *ls, char *who, size_t size)
+static bool taken_over(struct lease *ls, char *who, size_t size, uint64_t *epoch)
 {
 	struct lease_info cur;
 	if (lease_read(ls->st, &cur) < 0)
@@ -205,19 +244,21 @@ static bool taken_over(struct lease *ls, char *who, size_t size)
 	if (cur.epoch <= ls->info.epoch)
 		return false;
 	lease_describe(&cur, who, size);
+	*epoch = cur.epoch;
 	return true;
 }
 
 static void refresh_once(struct lease *ls, int *last_err)
 {
 	char who[400];
-	if (taken_over(ls, who, sizeof who)) {
+	uint64_t epoch;
+	if (taken_over(ls, who, sizeof who, &epoch)) {
 		ls->fenced_seen = true;
 		log_error("fenced: another writer (%s) took over %s; this daemon (epoch %" PRIu64
 			  ") no longer writes: its changes fail with EROFS", who,
 			  objstore_url(ls->st), ls->info.epoch);
 		if (ls->fenced)
-			ls->fenced(ls->arg, who);
+			ls->fenced(ls->arg, epoch, who);
 		return;
 	}
 	pthread_mutex_lock(&ls->mu);
@@ -253,7 +294,8 @@ static void *lease_main(void *arg)
 }
 
 int lease_start(objstore *st, uint64_t epoch, uint64_t period_ms,
-		void (*fenced)(void *arg, const char *who), void *arg, struct lease **out)
+		void (*fenced)(void *arg, uint64_t epoch, const char *who), void *arg,
+		struct lease **out)
 {
 	struct lease *ls = xcalloc(1, sizeof *ls);
 	ls->st = st;
@@ -293,6 +335,7 @@ void lease_get(struct lease *ls, struct lease_info *out)
 void lease_stop(struct lease *ls, bool release)
 {
 	char who[400];
+	uint64_t epoch;
 	if (!ls)
 		return;
 	pthread_mutex_lock(&ls->mu);
@@ -300,7 +343,7 @@ void lease_stop(struct lease *ls, bool release)
 	pthread_cond_broadcast(&ls->cond);
 	pthread_mutex_unlock(&ls->mu);
 	pthread_join(ls->thread, NULL);
-	if (release && !ls->fenced_seen && !taken_over(ls, who, sizeof who)) {
+	if (release && !ls->fenced_seen && !taken_over(ls, who, sizeof who, &epoch)) {
 		ls->info.released = true;
 		ls->info.time_ns = clock_wall_ns();
 		int r = write_lease(ls);

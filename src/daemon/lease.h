@@ -73,10 +73,11 @@ int lease_check(objstore *st, bool takeover);
 
 struct lease;
 /* Write the lease for writer epoch `epoch` and refresh it every
- * period_ms.  fenced(arg, who) is called once, from the refresh thread,
- * when a newer writer's lease is found.  0 or negative errno (logged). */
+ * period_ms.  fenced(arg, epoch, who) is called once, from the refresh
+ * thread, when a lease of a newer writer epoch (epoch) is found.  0 or negative errno (logged). */
 int lease_start(objstore *st, uint64_t epoch, uint64_t period_ms,
-		void (*fenced)(void *arg, const char *who), void *arg, struct lease **out);
+		void (*fenced)(void *arg, uint64_t epoch, const char *who), void *arg,
+		struct lease **out);
 /* The writer's own lease as last written. */
 void lease_get(struct lease *l, struct lease_info *out);
 /* Stop refreshing; mark the lease released when release and it is still

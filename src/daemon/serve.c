@@ -93,19 +93,23 @@ static void stop_admin(struct daemon *d)
 /* Drain every frontend before stopping any: a drain may need the others
  * still serving (nothing does today, but NFS clients flushing through a
  * FUSE-mounted path would). */
-static void stop_frontends(struct daemon *d)
+/* Each entry leaves the table under d->mu before its stop() (which frees
+ * it): a status request on an admin thread (daemon_frontends_describe)
+ * never sees a frontend that is stopping or gone.  Only the serving
+ * thread changes the table, so reading it here without the lock is safe. */
+void daemon_frontends_stop(struct daemon *d)
 {
-	pthread_mutex_lock(&d->mu);
 	unsigned n = d->nfronts;
-	pthread_mutex_unlock(&d->mu);
 	for (unsigned i = 0; i < n; i++)
 		if (d->fronts[i].ops->drain)
 			d->fronts[i].ops->drain(d->fronts[i].f);
 	for (unsigned i = n; i-- > 0;) {
-		d->fronts[i].ops->stop(d->fronts[i].f);
 		pthread_mutex_lock(&d->mu);
+		struct running_frontend rf = d->fronts[i];
+		d->fronts[i] = (struct running_frontend){ NULL, NULL };
 		d->nfronts = i;
 		pthread_mutex_unlock(&d->mu);
+		rf.ops->stop(rf.f);
 	}
 }
 
@@ -125,7 +129,7 @@ static int start_frontends(struct daemon *d)
 		int r = d->nfronts < DAEMON_MAX_FRONTENDS ? (*f)->start(&d->env, &fe) : -E2BIG;
 		if (r < 0) {
 			log_error("cannot start the %s frontend: %s", (*f)->name, strerror(-r));
-			stop_frontends(d);
+			daemon_frontends_stop(d);
 			return r;
 		}
 		pthread_mutex_lock(&d->mu);
@@ -184,7 +188,7 @@ int daemon_serve(struct daemon *d)
 			daemon_signals_target(d);
 		wait_for_stop(d);
 		daemon_signals_target(NULL);
-		stop_frontends(d);
+		daemon_frontends_stop(d);
 	}
 	follower_stop(d->follower);
 	d->follower = NULL;

@@ -330,6 +330,21 @@ int lsm_flush(lsm *db)
 	return lsm_commit(db, atomic_load(&db->last_seq));
 }
 
+void lsm_mark_fenced(lsm *db, uint64_t newer_epoch)
+{
+	if (!db->writer || newer_epoch <= db->epoch)
+		return;
+	pthread_mutex_lock(&db->mu);
+	bool was = db->fenced;
+	db->fenced = true;
+	pthread_cond_broadcast(&db->cond); /* stalled writers see it */
+	pthread_mutex_unlock(&db->mu);
+	if (!was)
+		log_error("lsm: fenced out: writer epoch %" PRIu64 " has taken over %s (this writer "
+			  "is epoch %" PRIu64 "); this instance stops writing (writes from now on "
+			  "fail with EROFS)", newer_epoch, objstore_url(db->o.store), db->epoch);
+}
+
 uint64_t lsm_last_seq(lsm *db)
 {
 	return atomic_load(&db->last_seq);

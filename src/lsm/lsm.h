@@ -124,6 +124,12 @@ int lsm_rotate(lsm *db, uint64_t *seq);
 int lsm_commit(lsm *db, uint64_t seq);
 /* Commit everything written so far. */
 int lsm_flush(lsm *db);
+/* The caller knows for certain that a writer of newer_epoch has taken
+ * over the store (the daemon read its lease): turn fenced now, as a
+ * failed manifest write would, rather than at the next commit, so an idle
+ * writer reports it and refuses every later mutation with -EROFS.
+ * Nothing for a reader, or when newer_epoch is not newer than ours. */
+void lsm_mark_fenced(lsm *db, uint64_t newer_epoch);
 uint64_t lsm_last_seq(lsm *db);
 uint64_t lsm_durable_seq(lsm *db);
 

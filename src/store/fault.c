@@ -93,7 +93,7 @@ static void sleep_us(uint64_t us)
 
 /* Count an affected call, pick its fate, and apply the latency.  For a put
  * that will be torn, *torn_len receives the prefix length. */
-static enum fault_kind begin_call(struct fault_store *f, enum objstore_op op,
+static enum fault_kind begin_call(struct fault_store *f, enum objstore_op op, const char *key,
 				  size_t put_len, size_t *torn_len)
 {
 	enum fault_kind kind;
@@ -102,7 +102,8 @@ static enum fault_kind begin_call(struct fault_store *f, enum objstore_op op,
 
 	pthread_mutex_lock(&f->lock);
 	mask = f->cfg.ops ? f->cfg.ops : OBJSTORE_OP_ALL;
-	if (!(mask & (unsigned)op)) {
+	const char *pre = f->cfg.key_prefix;
+	if (!(mask & (unsigned)op) || (pre && (!key || strncmp(key, pre, strlen(pre))))) {
 		pthread_mutex_unlock(&f->lock);
 		return FAULT_NONE;
 	}
@@ -134,7 +135,7 @@ static int fault_store_object(objstore *st, const char *key, const void *data,
 	const char *op = only_new ? "put_if_absent" : "put";
 	size_t torn_len = 0;
 
-	switch (begin_call(f, OBJSTORE_OP_PUT, len, &torn_len)) {
+	switch (begin_call(f, OBJSTORE_OP_PUT, key, len, &torn_len)) {
 	case FAULT_ERROR:
 		return injected(op, key, "error");
 	case FAULT_TORN:
@@ -164,7 +165,7 @@ static int fault_get(objstore *st, const char *key, uint64_t off, uint64_t len,
 {
 	struct fault_store *f = fault_of(st);
 
-	if (begin_call(f, OBJSTORE_OP_GET, 0, NULL) != FAULT_NONE)
+	if (begin_call(f, OBJSTORE_OP_GET, key, 0, NULL) != FAULT_NONE)
 		return injected("get", key, "error");
 	return objstore_get(f->inner, key, off, len, data, out_len);
 }
@@ -173,7 +174,7 @@ static int fault_head(objstore *st, const char *key, struct objstore_info *info)
 {
 	struct fault_store *f = fault_of(st);
 
-	if (begin_call(f, OBJSTORE_OP_HEAD, 0, NULL) != FAULT_NONE)
+	if (begin_call(f, OBJSTORE_OP_HEAD, key, 0, NULL) != FAULT_NONE)
 		return injected("head", key, "error");
 	return objstore_head(f->inner, key, info);
 }
@@ -182,7 +183,7 @@ static int fault_del(objstore *st, const char *key)
 {
 	struct fault_store *f = fault_of(st);
 
-	if (begin_call(f, OBJSTORE_OP_DELETE, 0, NULL) != FAULT_NONE)
+	if (begin_call(f, OBJSTORE_OP_DELETE, key, 0, NULL) != FAULT_NONE)
 		return injected("delete", key, "error");
 	return objstore_delete(f->inner, key);
 }
@@ -192,7 +193,7 @@ static int fault_list(objstore *st, const char *prefix, const char *start_after,
 {
 	struct fault_store *f = fault_of(st);
 
-	if (begin_call(f, OBJSTORE_OP_LIST, 0, NULL) != FAULT_NONE)
+	if (begin_call(f, OBJSTORE_OP_LIST, prefix, 0, NULL) != FAULT_NONE)
 		return injected("list", prefix, "error");
 	return objstore_list(f->inner, prefix, start_after, max_keys, out);
 }

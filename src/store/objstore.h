@@ -124,6 +124,9 @@ enum objstore_op {
 
 struct objstore_fault_config {
 	unsigned ops;            /* mask of objstore_op the faults apply to (0 = all) */
+	const char *key_prefix;  /* only keys (list: prefixes) starting with this, so a
+				    test can fail one kind of object; NULL = every key;
+				    the caller keeps the string alive */
 	double error_rate;       /* probability a call fails with -EIO, nothing done */
 	double torn_write_rate;  /* probability a put stores only a random prefix of
 				    the bytes (a non-atomic store) and returns -EIO */
