@@ -184,11 +184,47 @@ static void test_observer_table_limits(void **state)
 	fsfix_done(&f);
 }
 
+/* An atime update is no change a client must hear of (FUSE's write-back
+ * fix-up acting on one once cut a file the kernel was still writing), and
+ * it does not move the change counter. */
+static void test_atime_update_is_quiet(void **state)
+{
+	struct fsfix f;
+	struct seen s;
+	struct fs_attr a, b;
+	size_t put, got;
+	char buf[8];
+	memset(&f, 0, sizeof f);
+	fsfix_prepare(&f, "obs-atime", NULL);
+	f.fo.atime = true;
+	fsfix_open(&f);
+	memset(&s, 0, sizeof s);
+	s.f = &f;
+	uint64_t ino = fsfix_mk(&f, &FSFIX_ROOT, FS_ROOT_INO, "a", S_IFREG | 0644);
+	assert_int_equal(fs_write(f.fs, &FSFIX_ROOT, ino, 0, "abc", 3, &put), 0);
+	assert_int_equal(fs_getattr(f.fs, ino, &a), 0);
+	assert_int_equal(fs_observe(f.fs, &OBS, &s), 0);
+	/* atime is not after mtime yet: relatime updates it on this read. */
+	assert_int_equal(fs_read(f.fs, ino, 0, buf, sizeof buf, &got), 0);
+	assert_int_equal(fs_getattr(f.fs, ino, &b), 0);
+	assert_true(b.atime.tv_sec > a.atime.tv_sec ||
+		    (b.atime.tv_sec == a.atime.tv_sec && b.atime.tv_nsec > a.atime.tv_nsec));
+	assert_int_equal(s.n, 0);
+	assert_int_equal(b.change, a.change);
+	/* A real change still notifies. */
+	assert_int_equal(fs_write(f.fs, &FSFIX_ROOT, ino, 0, "x", 1, &put), 0);
+	assert_true(saw(&s, 'i', ino, NULL));
+	assert_true(fs_getattr(f.fs, ino, &b) == 0 && b.change > a.change);
+	assert_int_equal(fs_unobserve(f.fs, &OBS, &s), 0);
+	fsfix_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_mutation_notifies),
 		cmocka_unit_test(test_observer_table_limits),
+		cmocka_unit_test(test_atime_update_is_quiet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,11 +174,13 @@ static int before_growth(struct fs_op *op, struct inode *in, uint64_t end)
 
 /* An unlinked open file about to grow to end: clear [size, end) of what
  * a big shrink may have left, in one batch of its own. */
-static int clear_past_size(struct fs *fs, uint64_t ino, uint64_t end)
+static int clear_past_size(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64_t end)
 {
 	struct fs_op op;
 	struct inode *in;
-	fs_op_begin(fs, &op, FS_OP_WRITE, NULL, true);
+	/* c only names the origin for the observers: the write checked it. */
+	struct fs_cred origin = { 0, 0, 0, NULL, c ? c->origin : 0 };
+	fs_op_begin(fs, &op, FS_OP_WRITE, &origin, true);
 	fs_op_lock(&op, ino, 0, 0, 0);
 	int r = fs_op_load(&op, ino, &in);
 	if (r == 0 && end > in->size && S_ISREG(in->mode)) {
@@ -446,7 +448,7 @@ int fs_write_common(struct fs *fs, const struct fs_cred *c, uint64_t ino, uint64
 		int r = write_once(fs, c, ino, off, buf, len, flags, check, cleared, put, wcc);
 		if (r == FS_TRIM_FIRST)
 			r = fs_reclaim_finish(fs, ino);
-		else if (r == FS_CLEAR_FIRST && (r = clear_past_size(fs, ino, off + len)) == 0)
+		else if (r == FS_CLEAR_FIRST && (r = clear_past_size(fs, c, ino, off + len)) == 0)
 			cleared = true; /* an unlinked file gets no new leftovers */
 		else
 			return r;

@@ -325,7 +325,8 @@ int fs_op_commit(struct fs_op *op)
 	for (int i = 0; i < OP_INODES; i++)
 		if (op->slot[i].used && (op->slot[i].dirty || op->slot[i].gone)) {
 			any = true;
-			if (op->slot[i].dirty)
+			/* atime alone is not a change (as i_version on Linux) */
+			if (op->slot[i].dirty && op->kind != FS_OP_ATIME)
 				op->slot[i].in.change++;
 		}
 	if (!any)
@@ -389,7 +390,11 @@ int fs_op_end(struct fs_op *op, int r, struct fs_wcc_out *wcc, uint64_t obj, uin
 		fill_wcc(op, dir, &wcc->dir);
 		fill_wcc(op, dir2, &wcc->dir2);
 	}
-	if (op->committed) {
+	/* Observers hear of what a client caches and must see: not of an
+	 * atime update, nor of the reclaimer removing data past the size
+	 * (neither changes size, mtime or content; a frontend acting on them,
+	 * such as FUSE's write-back fix-up, could only do harm). */
+	if (op->committed && op->kind != FS_OP_ATIME && op->kind != FS_OP_RECLAIM) {
 		uint32_t origin = op->c ? op->c->origin : 0;
 		for (int i = 0; i < op->nent; i++)
 			fs_notify_entry(fs, origin, op->ent[i].parent, op->ent[i].name);

@@ -231,6 +231,13 @@ static void wb_fixup(struct fuse_inval *iv, uint64_t ino)
 	 * are the kernel's own. */
 	if (fstat(fd, &st) < 0 || ((uint64_t)st.st_size == a.size && same_time(&st.st_mtim, &a.mtime)))
 		goto out;
+	/* Last writer wins: a kernel mtime later than the core's last change
+	 * means the kernel holds writes made after it (dirty pages it has not
+	 * written back yet), which will reach the core; cutting the size now
+	 * would drop them. */
+	if (st.st_mtim.tv_sec > a.ctime.tv_sec ||
+	    (st.st_mtim.tv_sec == a.ctime.tv_sec && st.st_mtim.tv_nsec > a.ctime.tv_nsec))
+		goto out;
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	if ((uint64_t)st.st_size != a.size && truncate(path, (off_t)a.size) < 0)
