@@ -112,8 +112,9 @@ check() {
 	local desc=$1; shift 2
 	local out; out=$("$@" 2>&1); local st=$?
 	if [ "$st" -ne 0 ]; then
-		echo "# command: $*"; echo "# status $st, output (last lines):"
-		tail -n 15 <<<"$out" | sed 's/^/#   /'
+		# on stderr, which prove shows: the reason a check failed
+		{ echo "# $desc: command: $*"; echo "# status $st, output (last lines):"
+		  tail -n 15 <<<"$out" | sed 's/^/#   /'; } >&2
 	fi
 	ok "$st" "$desc"
 }
@@ -314,6 +315,10 @@ EOF
 # build_run DIR TREE: build, run over some of the tree's headers, then make
 # -q (up to date) and a rebuild after touching one source.
 build_run() (
+	# Our own builds, not part of the make that runs the tests: under
+	# `make asan` the inherited level would print "Entering directory"
+	# lines naming the two (different) build directories.
+	unset MAKELEVEL MAKEFLAGS MFLAGS
 	write_prog "$1" || return 1
 	make -s -j2 >/dev/null 2>&1 || { echo "build failed"; make 2>&1 | tail -5; return 1; }
 	(cd "$2" && find . -name '*.h' -path './linux/*' | LC_ALL=C sort | head -300 | xargs "$1/wcsum") | tail -n 2
