@@ -131,20 +131,6 @@ timed() {
 	return $st
 }
 
-# wait_exit PID: its exit status, or 124 after 60 s (then it is killed).
-wait_exit() {
-	for _ in $(seq 1200); do
-		alive "$1" || break
-		sleep 0.05
-	done
-	if alive "$1"; then
-		echo "# pid $1 did not exit within 60 s: killed"
-		kill -9 "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-		return 124
-	fi
-	wait "$1" 2>/dev/null
-}
 mounts() { grep -cE "info: mounted .* on $MNT\$" "$LOG"; }
 # start: the daemon on $MNT; 0 once it says it mounted and the mount is listed.
 start() {

@@ -213,32 +213,40 @@ static void print_lease(objstore *st)
 
 /* ---- the commands ---- */
 
-static void print_body(const char *body)
+/* The start every control command shares: parse its options, find the
+ * daemon serving the store and ask it verb, printing the answer when
+ * print.  1: the daemon answered; 2: help was printed; 0: no daemon
+ * serves the store here (t is set up: fall back to the store, then
+ * control_target_free); < 0: done, -status is the exit status. */
+static int ask_daemon(const char *usage, const char *help, const char *verb, bool print,
+		      int argc, char **argv, struct control_target *t)
 {
-	fputs(body, stdout);
+	struct control_opts o;
+	char *body = NULL;
+	int i = parse(usage, help, argc, argv, &o);
+	if (i < 0)
+		return i == -1 ? 2 : -2;
+	if (control_target_init(t, o.store, o.socket, o.config) < 0)
+		return -1;
+	int r = control_call(t, verb, verb, &body);
+	if (r == 1 && print)
+		fputs(body, stdout);
+	free(body);
+	if (r != 0)
+		control_target_free(t);
+	return r < 0 ? -1 : r;
 }
 
 int cmd_status(int argc, char **argv)
 {
-	static const char usage[] = "status [--store URL] [-c FILE] [--socket PATH]";
-	struct control_opts o;
 	struct control_target t;
-	char *body;
-	int i = parse(usage, "Show what the daemon serving the store is doing: role, epoch,\n"
-		      "frontends, dirty bytes, last barrier, uploads pending.  Without a\n"
-		      "daemon here, what the store itself says (exit status 3).", argc, argv, &o);
-	if (i < 0)
-		return i == -1 ? 0 : 2;
-	if (control_target_init(&t, o.store, o.socket, o.config) < 0)
-		return 1;
-	int r = control_call(&t, "status", "status", &body);
-	if (r == 1)
-		print_body(body);
-	free(body);
-	if (r != 0) {
-		control_target_free(&t);
-		return r < 0;
-	}
+	int r = ask_daemon("status [--store URL] [-c FILE] [--socket PATH]",
+			   "Show what the daemon serving the store is doing: role, epoch,\n"
+			   "frontends, dirty bytes, last barrier, uploads pending.  Without a\n"
+			   "daemon here, what the store itself says (exit status 3).",
+			   "status", true, argc, argv, &t);
+	if (r != 0)
+		return r < 0 ? -r : 0;
 	printf("daemon         none serves %s here (no admin socket at %s)\n", t.url,
 	       t.socket ? t.socket : "(none configured)");
 	objstore *st = NULL;
@@ -260,48 +268,30 @@ int cmd_status(int argc, char **argv)
 
 int cmd_flush(int argc, char **argv)
 {
-	static const char usage[] = "flush [--store URL] [-c FILE] [--socket PATH]";
-	struct control_opts o;
 	struct control_target t;
-	char *body;
-	int i = parse(usage, "Make everything written so far durable in the store (a barrier in\n"
-		      "the running daemon).  Exit status 3 when no daemon serves the store here.",
-		      argc, argv, &o);
-	if (i < 0)
-		return i == -1 ? 0 : 2;
-	if (control_target_init(&t, o.store, o.socket, o.config) < 0)
-		return 1;
-	int r = control_call(&t, "flush", "flush", &body);
-	free(body);
+	int r = ask_daemon("flush [--store URL] [-c FILE] [--socket PATH]",
+			   "Make everything written so far durable in the store (a barrier in\n"
+			   "the running daemon).  Exit status 3 when no daemon serves the store here.",
+			   "flush", false, argc, argv, &t);
 	if (r == 1)
-		printf("flushed: everything written to %s so far is durable\n", t.url);
-	else if (r == 0)
-		fprintf(stderr, "bucketfs: flush: no daemon serves %s here (no admin socket at %s): "
-			"nothing to flush\n", t.url, t.socket ? t.socket : "(none configured)");
+		printf("flushed: everything written so far is durable\n");
+	if (r != 0)
+		return r < 0 ? -r : 0;
+	fprintf(stderr, "bucketfs: flush: no daemon serves %s here (no admin socket at %s): "
+		"nothing to flush\n", t.url, t.socket ? t.socket : "(none configured)");
 	control_target_free(&t);
-	return r == 1 ? 0 : r == 0 ? EXIT_NO_DAEMON : 1;
+	return EXIT_NO_DAEMON;
 }
 
 int cmd_stats(int argc, char **argv)
 {
-	static const char usage[] = "stats [--store URL] [-c FILE] [--socket PATH]";
-	struct control_opts o;
 	struct control_target t;
-	char *body;
-	int i = parse(usage, "Print the daemon's counters, one 'name value' per line.  Without a\n"
-		      "daemon here, the metadata counters read from the store.", argc, argv, &o);
-	if (i < 0)
-		return i == -1 ? 0 : 2;
-	if (control_target_init(&t, o.store, o.socket, o.config) < 0)
-		return 1;
-	int r = control_call(&t, "stats", "stats", &body);
-	if (r == 1)
-		print_body(body);
-	free(body);
-	if (r != 0) {
-		control_target_free(&t);
-		return r < 0;
-	}
+	int r = ask_daemon("stats [--store URL] [-c FILE] [--socket PATH]",
+			   "Print the daemon's counters, one 'name value' per line.  Without a\n"
+			   "daemon here, the metadata counters read from the store.",
+			   "stats", true, argc, argv, &t);
+	if (r != 0)
+		return r < 0 ? -r : 0;
 	objstore *st = NULL;
 	lsm *db = NULL;
 	int e = control_open_tree(t.url, false, &st, &db);
