@@ -3,8 +3,9 @@
  * Each handler takes the caller's credentials from the request (uid, gid,
  * and the supplementary groups libfuse reads from /proc), calls the core,
  * and replies; a negative errno from the core becomes fuse_reply_err.  The
- * core checks every permission (the mount has no default_permissions), so
- * handlers only translate.
+ * core checks every permission on every call (the mount also asks the
+ * kernel for default_permissions, see mount.c), so handlers only
+ * translate.
  *
  * Node ids are inode numbers (stable, never reused), so lookup and forget
  * keep no counts.  File handles carry nothing: the core keeps an open
@@ -40,9 +41,10 @@
  *    write-back, or when an invalidation flushes them); with the write-back
  *    cache the unit is the kernel's page, written back whole.
  *
- * Limits of FUSE without default_permissions, for the record: the kernel
- * walks cached names (entry_timeout) without asking, so search permission
- * on a directory is checked when a name is looked up, not at every walk. */
+ * Why default_permissions, for the record: the kernel walks cached names
+ * (entry_timeout) without asking us, so without it search permission on a
+ * directory would be checked only when a name is looked up, not at every
+ * walk. */
 #include "fuse/fuse_int.h"
 
 #include <dirent.h>
