@@ -1,5 +1,6 @@
 # tap.sh -- what the shell tests share: TAP output and waiting for daemons.
-# Sourced by tests/test-*.sh after they set n=0 fail=0; not a test itself.
+# Sourced by tests/test-*.sh at their top (ok and friends count in n and
+# fail, which the test sets to 0 before its first check); not a test itself.
 
 # ok STATUS DESCRIPTION: one TAP line; a non-zero STATUS counts a failure.
 ok() {
@@ -46,4 +47,16 @@ wait_exit() {
 		return 124
 	fi
 	wait "$1"
+}
+
+# in_private_ns ARGS...: run this test script again inside a private mount
+# namespace, so no mount leaks out of it or is pinned by another process;
+# without root, /dev/fuse or unshare -m, the whole test is skipped.
+in_private_ns() {
+	[ -n "${BUCKETFS_TEST_NS:-}" ] && return 0
+	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
+		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
+		exit 0
+	fi
+	exec env BUCKETFS_TEST_NS=1 unshare -m --propagation private bash "$0" "$@"
 }

@@ -10,13 +10,8 @@
 #
 # Runs in a private mount namespace (unshare -m).  Needs root and /dev/fuse.
 set -u
-if [ -z "${BUCKETFS_FUSE_NS:-}" ]; then
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
-		exit 0
-	fi
-	exec env BUCKETFS_FUSE_NS=1 unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/tap.sh"
+in_private_ns "$@"
 
 BIN=${BUCKETFS_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bucketfs}
 TMP=$(mktemp -d /tmp/bucketfs-daemon-XXXXXX)
@@ -43,7 +38,6 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-. "$(dirname "$0")/tap.sh"
 show_log() {
 	echo "# daemon log:"; tail -n 30 "$LOG" | sed 's/^/#   /'
 	echo "# second daemon log:"; tail -n 20 "$LOG2" | sed 's/^/#   /'

@@ -25,13 +25,8 @@
 # radosgw stays down, default 7), BUCKETFS_E2E_KEEP=1 (keep the work
 # directory even on success).
 set -u
-if [ -z "${BUCKETFS_E2E_NS:-}" ]; then
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
-		exit 0
-	fi
-	exec env BUCKETFS_E2E_NS=1 unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/tap.sh"
+in_private_ns "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${BUCKETFS_BIN:-$HERE/../build/bucketfs}
@@ -45,7 +40,6 @@ mkdir -p "$MNT" "$WORK/src" "$WORK/objs" "$WORK/exp"
 : >"$LOG"
 T0=$(date +%s.%N)
 n=0 fail=0 started=0 PID= WLPID=
-. "$(dirname "$0")/tap.sh"
 export BUCKETFS_PASSWORD=e2e-s3-password
 unset BUCKETFS_CONFIG BUCKETFS_STORE BUCKETFS_LOG AWS_SESSION_TOKEN BUCKETFS_S3_VIRTUAL_HOST \
 	BUCKETFS_S3_MULTIPART_THRESHOLD BUCKETFS_S3_PART_SIZE BUCKETFS_S3_MAX_ATTEMPTS \

@@ -12,17 +12,12 @@
 # Runs in a private mount namespace (unshare -m); needs root, /dev/fuse
 # and flock(1) (util-linux).
 set -u
-if [ -z "${BUCKETFS_FUSE_NS:-}" ]; then
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
-		exit 0
-	fi
-	if ! command -v flock >/dev/null; then
-		echo "1..0 # SKIP needs flock(1) (util-linux)"
-		exit 0
-	fi
-	exec env BUCKETFS_FUSE_NS=1 unshare -m --propagation private bash "$0" "$@"
+. "$(dirname "$0")/tap.sh"
+if ! command -v flock >/dev/null; then
+	echo "1..0 # SKIP needs flock(1) (util-linux)"
+	exit 0
 fi
+in_private_ns "$@"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BUCKETFS_BIN:-$ROOT/build/bucketfs}
@@ -48,7 +43,6 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-. "$(dirname "$0")/tap.sh"
 # has FILE PATTERN DESCRIPTION: FILE has a line matching PATTERN.
 has() {
 	if grep -qE -- "$2" "$1"; then ok 0 "$3"; else echo "# $1 has no '$2':"; sed 's/^/#   /' "$1"; ok 1 "$3"; fi

@@ -11,13 +11,8 @@
 # ever leaks out of the test.  Needs root, /dev/fuse, and setfattr /
 # getfattr (package attr) for the xattr checks.
 set -u
-if [ -z "${BUCKETFS_FUSE_NS:-}" ]; then
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
-		exit 0
-	fi
-	exec env BUCKETFS_FUSE_NS=1 unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/tap.sh"
+in_private_ns "$@"
 
 BIN=${BUCKETFS_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bucketfs}
 TMP=$(mktemp -d /tmp/bucketfs-fuse-XXXXXX)
@@ -42,7 +37,6 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-. "$(dirname "$0")/tap.sh"
 show_log() { echo "# daemon log:"; tail -n 30 "$LOG" | sed 's/^/#   /'; }
 
 

@@ -34,13 +34,8 @@
 #   BUCKETFS_WL_KEEP=1         keep the temp directory (the daemon log)
 # Under BUCKETFS_ASAN the fio and stress-ng times are halved.
 set -u
-if [ -z "${BUCKETFS_WL_NS:-}" ]; then
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
-		exit 0
-	fi
-	exec env BUCKETFS_WL_NS=1 unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/tap.sh"
+in_private_ns "$@"
 
 BIN=${BUCKETFS_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bucketfs}
 TREE=${BUCKETFS_WL_TREE:-/usr/include}
@@ -106,7 +101,6 @@ cleanup() {
 trap cleanup EXIT
 
 n=0 fail=0
-. "$(dirname "$0")/tap.sh"
 # check DESCRIPTION -- CMD...: ok if CMD succeeds; else its output (tail).
 check() {
 	local desc=$1; shift 2
