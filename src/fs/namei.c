@@ -119,9 +119,22 @@ static struct inode *new_node(struct fs_op *op, struct inode *dir, const char *n
 	return in;
 }
 
+/* Linux keeps an exclusive create's verifier in mtime and atime seconds
+ * until the client's first setattr sets real times. */
+static void verf_store(struct inode *in, const uint8_t *verf)
+{
+	in->mtime.tv_sec = (time_t)be32_get(verf);
+	in->atime.tv_sec = (time_t)be32_get(verf + 4);
+	in->mtime.tv_nsec = in->atime.tv_nsec = 0;
+}
+
+/* Every new inode comes from here.  verf: an exclusive create's verifier
+ * to keep (or NULL); open: count an open of the new file before its lock
+ * goes, so no unlink can miss it. */
 static int create_node(struct fs *fs, const struct fs_cred *c, enum fs_op_kind kind,
 		       uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
-		       const char *target, struct fs_attr *out, struct fs_wcc_out *wcc)
+		       const char *target, const uint8_t *verf, bool open, struct fs_attr *out,
+		       struct fs_wcc_out *wcc)
 {
 	struct fs_op op;
 	struct inode *dir, *in = NULL;
@@ -138,8 +151,12 @@ static int create_node(struct fs *fs, const struct fs_cred *c, enum fs_op_kind k
 		r = fs_quota_check(fs, 0, 1);
 	if (r == 0) {
 		in = new_node(&op, dir, name, mode, rdev, target);
+		if (verf)
+			verf_store(in, verf);
 		r = fs_op_commit(&op);
 	}
+	if (r == 0 && open)
+		fs_open_count_add(fs, in->ino);
 	if (r == 0 && out)
 		fs_inode_attr(in, out);
 	return fs_op_end(&op, r, wcc, in ? in->ino : 0, parent, 0);
@@ -164,14 +181,14 @@ int fs_mknod(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char
 	if (!S_ISCHR(mode) && !S_ISBLK(mode))
 		rdev = 0;
 	return create_node(fs, c, FS_OP_MKNOD, parent, name, mode & (S_IFMT | 07777), rdev, NULL,
-			   out, wcc);
+			   NULL, false, out, wcc);
 }
 
 int fs_mkdir(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct fs_attr *out, struct fs_wcc_out *wcc)
 {
 	return create_node(fs, c, FS_OP_MKDIR, parent, name, S_IFDIR | (mode & 07777), 0, NULL,
-			   out, wcc);
+			   NULL, false, out, wcc);
 }
 
 int fs_symlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
@@ -182,20 +199,11 @@ int fs_symlink(struct fs *fs, const struct fs_cred *c, uint64_t parent, const ch
 		return -ENOENT;
 	if (n > FS_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	return create_node(fs, c, FS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, target, out,
-			   wcc);
+	return create_node(fs, c, FS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, target, NULL,
+			   false, out, wcc);
 }
 
 /* ---- create + open ---- */
-
-/* Linux keeps an exclusive create's verifier in mtime and atime seconds
- * until the client's first setattr sets real times. */
-static void verf_store(struct inode *in, const uint8_t *verf)
-{
-	in->mtime.tv_sec = (time_t)be32_get(verf);
-	in->atime.tv_sec = (time_t)be32_get(verf + 4);
-	in->mtime.tv_nsec = in->atime.tv_nsec = 0;
-}
 
 static bool verf_matches(const struct inode *in, const uint8_t *verf)
 {
@@ -270,29 +278,8 @@ static int create_new(struct fs *fs, const struct fs_cred *c, uint64_t parent, c
 		      uint32_t mode, int flags, const uint8_t *verf, struct fs_attr *out,
 		      struct fs_wcc_out *wcc)
 {
-	struct fs_op op;
-	struct inode *dir, *in = NULL;
-	int r = fs_op_begin(fs, &op, FS_OP_CREATE, c, true);
-	if (r == 0) {
-		fs_op_lock(&op, parent, 0, 0, 0);
-		r = fs_op_load_dir(&op, parent, &dir);
-	}
-	if (r == 0)
-		r = may_create(fs, c, dir, name);
-	if (r == 0)
-		r = fs_quota_check(fs, 0, 1);
-	if (r == 0) {
-		in = new_node(&op, dir, name, S_IFREG | (mode & 07777), 0, NULL);
-		if (verf && (flags & O_EXCL))
-			verf_store(in, verf);
-		r = fs_op_commit(&op);
-	}
-	/* Counted before the lock goes, so no unlink can miss the open. */
-	if (r == 0 && !(flags & FS_CREATE_NOOPEN))
-		fs_open_count_add(fs, in->ino);
-	if (r == 0 && out)
-		fs_inode_attr(in, out);
-	return fs_op_end(&op, r, wcc, in ? in->ino : 0, parent, 0);
+	return create_node(fs, c, FS_OP_CREATE, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+			   flags & O_EXCL ? verf : NULL, !(flags & FS_CREATE_NOOPEN), out, wcc);
 }
 
 int fs_create(struct fs *fs, const struct fs_cred *c, uint64_t parent, const char *name,
