@@ -18,7 +18,7 @@ CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 LIBS     := -lsodium -lzstd -llz4 -lxxhash -lcurl -lcrypto -lfuse3 -lpthread -lm
 TESTLIBS := -lcmocka
 
-LAYERS   := util store crypt lsm data fs fuse daemon
+LAYERS   := util store crypt lsm data fs net fuse nfs ninep nbd daemon
 LIBSRC   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLISRC   := $(wildcard src/cli/*.c)
