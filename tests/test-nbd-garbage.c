@@ -2,7 +2,7 @@
  * (an in-process server over the core, tests/fsfix.h): bad magic, a huge
  * option length, unknown options and client flags, unknown commands,
  * requests past the end, oversized lengths, random bytes after the
- * handshake (seeded: the seed is printed; BUCKETFS_SEED repeats one).
+ * handshake (seeded: the seed is printed; TEST_SEED repeats one).
  * After each, the server still negotiates a new connection promptly, and
  * the well-formed paths (EXPORT_NAME with and without NO_ZEROES, LIST,
  * pipelined requests, DISC after a write) behave as the protocol says. */
@@ -441,9 +441,9 @@ static void test_pipelined_and_disc(void **state)
 static void test_random_bytes(void **state)
 {
 	(void)state;
-	const char *env = getenv("BUCKETFS_SEED");
+	const char *env = getenv("TEST_SEED");
 	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
-	printf("# seed %u (BUCKETFS_SEED=%u repeats it)\n", seed, seed);
+	printf("# seed %u (TEST_SEED=%u repeats it)\n", seed, seed);
 	srandom(seed);
 	for (int round = 0; round < 40; round++) {
 		int fd;

@@ -77,8 +77,8 @@ int fs_pin_check(struct fs *fs, uint64_t ino, const char *what)
 	pthread_mutex_unlock(&fs->open_mu);
 	if (!p)
 		return 0;
-	log_warn("refused %s of inode %" PRIu64 " (EBUSY): it is in use as %s (%u user%s); "
-		 "disconnect its clients first", what, ino, holder, count, count == 1 ? "" : "s");
+	log_warn("inode %" PRIu64 " is in use as %s (%u user%s): refused %s (EBUSY); "
+		 "disconnect its clients first", ino, holder, count, count == 1 ? "" : "s", what);
 	return -EBUSY;
 }
 
