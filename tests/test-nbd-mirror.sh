@@ -141,8 +141,11 @@ cp -a "$SRC" "$BT/tree" && sync
 ok $? "a tree written ($(du -sm "$SRC" | cut -f1) MiB) and synced ($(elapsed) s)"
 
 # ---- lose leg b for good, mid-write ----
-( i=0; while :; do head -c 1048576 /dev/urandom >"$BT/extra.$i" 2>/dev/null || break
-	i=$((i + 1)); [ "$i" -ge 400 ] && break; done ) &
+# ~10 MiB/s, at most 40 MiB: the raid1c3 chunks allocated so far must hold
+# it, since a degraded raid1c3 cannot allocate new chunks (it needs three
+# writable devices), and btrfs replace needs room in them too.
+( i=0; while [ "$i" -lt 40 ]; do head -c 1048576 /dev/urandom >"$BT/extra.$i" 2>/dev/null || break
+	i=$((i + 1)); sleep 0.1; done ) &
 WPID=$!
 sleep 1
 kill -9 "${PID[b]}"; wait "${PID[b]}" 2>/dev/null; unset 'PID[b]'
