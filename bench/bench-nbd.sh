@@ -5,6 +5,7 @@
 #
 #   4k randread   fio 4 KiB random reads, iodepth 16      (median of runs)
 #   4k randwrite  fio 4 KiB random writes, iodepth 16     (median of runs)
+#   4k write      fio 4 KiB sequential writes, iodepth 16 (median of runs)
 #   1M write      fio 1 MiB sequential writes, iodepth 4  (median of runs)
 #   1M read       fio 1 MiB sequential reads, iodepth 4   (median of runs)
 #
@@ -124,9 +125,9 @@ print("%.0f %.1f %d" % (r["iops"] + w["iops"], (r["bw"] + w["bw"]) / 1024.0, w["
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A RES
-WA_RAND= WA_SEQ=
-for wl in "4k randread:randread:4k:16" "4k randwrite:randwrite:4k:16" \
+declare -A RES WA
+LABELS=("4k randread" "4k randwrite" "4k write" "1M write" "1M read")
+for wl in "4k randread:randread:4k:16" "4k randwrite:randwrite:4k:16" "4k write:write:4k:16" \
 	  "1M write:write:1M:4" "1M read:read:1M:4"; do
 	IFS=: read -r label rw bs depth <<<"$wl"
 	for target in bfs kit; do
@@ -142,8 +143,7 @@ for wl in "4k randread:randread:4k:16" "4k randwrite:randwrite:4k:16" \
 		if [ "$target" = bfs ] && [ "$written" -gt 0 ]; then
 			flush
 			up1=$(stat_of data.bytes_uploaded)
-			wa=$(awk -v u=$((up1 - up0)) -v w="$written" 'BEGIN { printf "%.2f", u / w }')
-			case "$rw" in randwrite) WA_RAND=$wa ;; write) WA_SEQ=$wa ;; esac
+			WA[$label]=$(awk -v u=$((up1 - up0)) -v w="$written" 'BEGIN { printf "%.2f", u / w }')
 		fi
 		RES[$label,$target]="$(median <"$TMP/iops") $(median <"$TMP/bw")"
 	done
@@ -151,7 +151,7 @@ done
 
 printf "\nNBD through nbdfuse + fio (direct=%s, %s s x %s runs, medians)\n" "$DIRECT" "$SECS" "$RUNS"
 printf "%-13s %12s %10s   %12s %10s   %8s\n" workload "bucketfs" "MiB/s" "nbdkit file" "MiB/s" "ratio"
-for label in "4k randread" "4k randwrite" "1M write" "1M read"; do
+for label in "${LABELS[@]}"; do
 	read -r bi bb <<<"${RES[$label,bfs]}"
 	read -r ki kb <<<"${RES[$label,kit]}"
 	printf "%-13s %9s op/s %10s   %9s op/s %10s   %8s\n" "$label" "$bi" "$bb" "$ki" "$kb" \
@@ -159,8 +159,9 @@ for label in "4k randread" "4k randwrite" "1M write" "1M read"; do
 done
 echo
 echo "write amplification (store data bytes uploaded / bytes written):"
-echo "  4 KiB random writes into full 32 KiB extents: ${WA_RAND:-?}x"
-echo "  1 MiB sequential writes:                      ${WA_SEQ:-?}x"
+echo "  4 KiB random writes into full 32 KiB extents: ${WA[4k randwrite]:-?}x"
+echo "  4 KiB sequential writes (8 per extent):       ${WA[4k write]:-?}x"
+echo "  1 MiB sequential writes:                      ${WA[1M write]:-?}x"
 
 # ---- TRIM ----
 flush
