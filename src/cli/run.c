@@ -26,6 +26,7 @@ struct run_opts {
 	const char *mount;
 	const char *checkpoint;
 	const char *socket;
+	const char *nbd, *nbd_socket;
 	bool read_only, allow_other, check, takeover;
 };
 
@@ -35,6 +36,7 @@ static int usage(FILE *f, int status)
 {
 	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
 		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
+		"                    [--nbd ADDR:PORT] [--nbd-socket PATH]\n"
 		"                    [--allow-other] [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
@@ -53,9 +55,13 @@ static int usage(FILE *f, int status)
 		"      --socket PATH  the admin socket (overrides [admin] socket; default one\n"
 		"                     per store under /run/bucketfs); 'bucketfs status',\n"
 		"                     'flush', 'stats' and 'checkpoint' talk to it\n"
+		"      --nbd ADDR:PORT  serve the files of /.nbd as NBD block devices on\n"
+		"                     this TCP address (overrides [nbd] listen)\n"
+		"      --nbd-socket PATH  the same on a Unix socket (overrides [nbd] socket)\n"
 		"      --allow-other  let other users use the mount\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed (today FUSE: --mount or [mount] dir).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir) or NBD\n"
+		"(--nbd, --nbd-socket or [nbd]).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -76,6 +82,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "takeover", no_argument, NULL, 'T' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "allow-other", no_argument, NULL, 'a' },
+		{ "nbd", required_argument, NULL, 'N' },
+		{ "nbd-socket", required_argument, NULL, 'U' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -94,6 +102,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'T': ro->takeover = true; break;
 		case 'S': ro->socket = optarg; break;
 		case 'a': ro->allow_other = true; break;
+		case 'N': ro->nbd = optarg; break;
+		case 'U': ro->nbd_socket = optarg; break;
 		case 'f': break;
 		case 'k': ro->check = true; break;
 		case 'h': *status = usage(stdout, 0); return true;
@@ -132,6 +142,10 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->checkpoint, ro->checkpoint);
 	if (ro->socket)
 		set_string(&c->admin_socket, ro->socket);
+	if (ro->nbd)
+		set_string(&c->nbd_listen, ro->nbd);
+	if (ro->nbd_socket)
+		set_string(&c->nbd_socket, ro->nbd_socket);
 	c->takeover = ro->takeover;
 }
 
@@ -150,6 +164,9 @@ static void print_conf(const struct conf *c)
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
 	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	if (c->nbd_listen || c->nbd_socket)
+		printf("nbd            %s%s%s\n", c->nbd_listen ? c->nbd_listen : "",
+		       c->nbd_listen && c->nbd_socket ? ", " : "", c->nbd_socket ? c->nbd_socket : "");
 	printf("compression    %s\n", c->compression);
 	printf("cache          %s, %" PRId64 " MiB RAM, %" PRId64 " MiB disk\n",
 	       *c->cache_dir ? c->cache_dir : "(no disk tier)", c->cache_memory >> 20,

@@ -34,6 +34,8 @@ struct conf {
 	char *mount_dir;
 	bool allow_other, writeback_cache;
 	int64_t attr_timeout_ms, entry_timeout_ms, threads;
+	/* [nbd] (off unless listen or socket is set) */
+	char *nbd_listen, *nbd_socket;
 	/* [aws] (override the AWS_* environment for s3:// stores) */
 	char *aws_endpoint, *aws_region, *aws_access_key_id, *aws_secret_access_key;
 	char *aws_session_token;
