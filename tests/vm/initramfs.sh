@@ -89,7 +89,7 @@ mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt,etc,root,lib64,
 cp "$KX/boot/vmlinuz-$KVER" "$OUT/vmlinuz.new"
 
 # ---- 4. busybox and the module closure ----
-ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || die "/bin/busybox is not static (busybox-static)"
+case "$(ldd /bin/busybox 2>&1)" in *'not a dynamic'*) ;; *) die "/bin/busybox is not static (busybox-static)" ;; esac
 cp /bin/busybox "$ROOT/bin/busybox"
 MD=$KX/lib/modules/$KVER
 declare -A seen=()
