@@ -1,12 +1,15 @@
 #!/bin/bash
 # test-vm-9p.sh -- bucketfs --ninep with a real Linux 9P2000.L client
-# (v9fs over TCP, access=user) in a QEMU guest.
-# Harness: tests/vm/.  The guest mounts, writes and fsyncs; the daemon
-# is killed with -9 and restarted under it, and the guest finds
-# what it fsynced; then the host reads the same files through a FUSE
-# mount of the store.  BUCKETFS_VM_FULL=1 adds the fuller guest test
-# (tests/vm/guest/9p-full.sh).  Needs root, /dev/fuse, qemu-system-x86,
-# busybox-static and a Debian mirror the first time (the kernel deb).
+# (v9fs over TCP, access=user) in a QEMU guest booted by tests/vm/.  Smoke:
+# the guest mounts, writes and fsyncs, the daemon is killed with -9 and
+# restarted, the guest mounts again and reads what it fsynced; afterwards
+# the host reads the same files through a FUSE mount of the store.  Full
+# (BUCKETFS_VM_FULL=0 leaves it out): POSIX checks as root and as two
+# other uids, tar -x of /usr/include/linux and a diff in the guest and on
+# the host, POSIX byte-range locks between two guest processes.
+#
+# Needs root, /dev/fuse, qemu-system-x86, busybox-static (install-deps.sh)
+# and, the first time, a Debian mirror for the kernel deb.
 set -u
 . "$(dirname "$0")/tap.sh"
 in_private_ns "$@"

@@ -1,12 +1,16 @@
 #!/bin/bash
 # test-vm-nbd.sh -- bucketfs --nbd with a real Linux NBD client (the
-# kernel nbd driver through nbd-client, ext4 on it) in a QEMU guest.
-# Harness: tests/vm/.  The guest mounts, writes and fsyncs; the daemon
-# is killed with -9 and restarted under it, and the guest finds
-# what it fsynced; then the host reads the same files through a FUSE
-# mount of the store.  BUCKETFS_VM_FULL=1 adds the fuller guest test
-# (tests/vm/guest/nbd-full.sh).  Needs root, /dev/fuse, qemu-system-x86,
-# busybox-static and a Debian mirror the first time (the kernel deb).
+# kernel's nbd driver through nbd-client) in a QEMU guest booted by
+# tests/vm/; the exports are files in /.nbd/ made through a FUSE mount in
+# the same daemon.  Smoke: mkfs.ext4 on the export, write and fsync, the
+# daemon is killed with -9 and restarted, the guest attaches again, mounts
+# (replaying the journal) and reads what it fsynced, e2fsck -fn is clean;
+# afterwards the host reads the files out of the image through FUSE
+# (debugfs).  Full (BUCKETFS_VM_FULL=0 leaves it out): ext4 on a second
+# export, tar -x + diff, umount, e2fsck -fn, and the tree read on the host.
+#
+# Needs root, /dev/fuse, qemu-system-x86, busybox-static (install-deps.sh)
+# and, the first time, a Debian mirror for the kernel deb.
 set -u
 . "$(dirname "$0")/tap.sh"
 in_private_ns "$@"

@@ -270,12 +270,13 @@ host_tree() {
 	else mkdir -p "$3" && cp -a "$FS/$2" "$3/"; fi
 }
 
-# vm_protocol_test PROTO: the guest runs PROTO-smoke (and PROTO-full with
-# BUCKETFS_VM_FULL=1); at its host_sync the server is killed with -9 and
-# started again; afterwards the store is read on the host through FUSE.
+# vm_protocol_test PROTO: the guest runs PROTO-smoke, then PROTO-full
+# (BUCKETFS_VM_FULL=0 leaves that out); at the smoke's host_sync the
+# server is killed with -9 and started again; afterwards the store is read
+# on the host through FUSE.
 vm_protocol_test() {
 	local p=$1 tests=$1-smoke want
-	[ "${BUCKETFS_VM_FULL:-0}" = 1 ] && tests="$tests,$p-full"
+	[ "${BUCKETFS_VM_FULL:-1}" = 1 ] && tests="$tests,$p-full"
 	SRV_EXTRA=
 	[ "$p" = nbd ] && [ "$VM_SERVER" != ref ] && SRV_EXTRA="--mount $TMP/fuse" && mkdir -p "$TMP/fuse"
 	srv_start "$p"
@@ -311,7 +312,7 @@ vm_protocol_test() {
 	is "$(host_cat "$p" blob | md5sum | cut -d' ' -f1)" "${want:-no md5 from the guest}" \
 		"host: the 1 MiB blob as the guest wrote it"
 	is "$(host_cat "$p" dir/after.txt 2>&1)" after "host: the file written after the restart"
-	if [ "${BUCKETFS_VM_FULL:-0}" = 1 ]; then
+	if [ "${BUCKETFS_VM_FULL:-1}" = 1 ]; then
 		rm -rf "$TMP/tree"
 		host_tree "$p" full/tar/linux "$TMP/tree"
 		diff -r "$TMP/tree/linux" /usr/include/linux >"$TMP/tree.diff" 2>&1
