@@ -128,7 +128,7 @@ bfs_signal() {   # SIGNAL: signal the daemon, then its exit status
 	local st
 	[ -n "$BFS_PID" ] || return 1   # it never started
 	kill "-$1" "$BFS_PID"
-	wait_exit "$BFS_PID"
+	wait_exit "$BFS_PID" 2>/dev/null   # no "Killed" job notice on stderr
 	st=$?
 	BFS_PID=
 	return $st
