@@ -23,6 +23,7 @@
 #   BUCKETFS_BIN   the binary (default build/bucketfs)
 #   BENCH_VM_MB    sequential file size in MiB (default 256)
 #   BENCH_RUNS     runs per workload (default 3)
+#   BENCH_VM_PROTOS  the protocols to measure (default nfs,9p,nbd)
 set -u
 . "$(dirname "$0")/../tests/tap.sh"
 if [ -z "${BUCKETFS_TEST_NS:-}" ] && { [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ]; }; then
@@ -36,7 +37,7 @@ RUNS=${BENCH_RUNS:-3}
 
 vm_init bench
 BFS_FLAGS=() targets=
-for p in nfs 9p nbd; do
+for p in $(echo "${BENCH_VM_PROTOS:-nfs,9p,nbd}" | tr , ' '); do
 	f=$(vm_flag "$p")
 	case "$p" in nfs) port=12049 ;; 9p) port=15640 ;; nbd) port=20809 ;; esac
 	if "$BIN" run --help 2>&1 | grep -q -- "$f"; then
@@ -51,7 +52,7 @@ done
 targets=${targets#,}
 # the sequential file, its reruns and ext4's own needs
 disk=$((MB * 2 + 512))M
-truncate -s "$disk" "$TMP/ref/nbd/bench"
+mkdir -p "$TMP/ref/nbd" && truncate -s "$disk" "$TMP/ref/nbd/bench"
 if [ ${#BFS_FLAGS[@]} -gt 0 ]; then
 	# a bench configuration: the defaults, but the cache in the temp dir
 	printf '[cache]\ndir = "%s"\n' "$TMP/cache" >"$CONF"
