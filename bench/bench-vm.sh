@@ -56,6 +56,8 @@ mkdir -p "$TMP/ref/nbd" && truncate -s "$disk" "$TMP/ref/nbd/bench"
 if [ ${#BFS_FLAGS[@]} -gt 0 ]; then
 	# a bench configuration: the defaults, but the cache in the temp dir
 	printf '[cache]\ndir = "%s"\n' "$TMP/cache" >"$CONF"
+	# root in the guest is root (as for ganesha's No_Root_Squash)
+	case " ${BFS_FLAGS[*]} " in *" --nfs "*) printf '[nfs]\nsquash = "none"\n' >>"$CONF" ;; esac
 	mkdir -p "$TMP/fuse"
 	bfs_start "${BFS_FLAGS[@]}" --mount "$TMP/fuse" ||
 		{ echo "bench-vm: bucketfs did not start" >&2; vm_show_logs >&2; exit 1; }
