@@ -40,12 +40,13 @@ as() { su -s /bin/sh "$1" -c "$2"; }
 # it writes: a failed mount would otherwise run it on the rootfs and pass.
 mounted() { awk -v d="$1" -v t="$2" '$2 == d && $3 == t { f = 1 } END { exit !f }' /proc/mounts; }
 
-# host_sync NAME: tell the host this test reached NAME (over ttyS1) and
+# host_sync NAME: tell the host this test reached NAME (over ttyS1, which
+# init keeps open on fd 7) and
 # wait until it answers NAME (it may have killed and restarted the server
 # meanwhile); 1 after $BFS_synctimeout (120) seconds without an answer.
 host_sync() {
-	echo "sync $1" >/dev/ttyS1
-	while read -r -t "${BFS_synctimeout:-120}" _l </dev/ttyS1; do
+	echo "sync $1" >&7
+	while read -r -t "${BFS_synctimeout:-120}" _l <&7; do
 		[ "$_l" = "$1" ] && return 0
 	done
 	echo "# host_sync $1: no answer from the host"
