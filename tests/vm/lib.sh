@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh -- the host side of the VM tests, sourced by tests/test-vm-*.sh and
 # bench/bench-vm.sh after tests/tap.sh: a private network namespace, the
 # server under test inside it (bucketfs, or with BUCKETFS_VM_SERVER=ref the
@@ -41,7 +42,7 @@ vm_init() {
 	TMP=$(mktemp -d "/tmp/bucketfs-vm-$1-XXXXXX")
 	chmod 755 "$TMP"
 	VM_NS=bfsvm-$1-$$
-	VM_N=0 VM_PID= BFS_PID= BFS_ARGS= FS= FS_PID=
+	VM_N=0 VM_PID="" BFS_PID="" FS="" FS_PID=""
 	STORE=file://$TMP/store
 	CONF=$TMP/test.conf
 	export BUCKETFS_PASSWORD=vm-test-password
@@ -99,8 +100,7 @@ vm_wait_port() {
 # bfs_start ARGS...: bucketfs run ARGS in the namespace, until it listens on
 # every port given and mounts the --mount DIR (0) or dies or 30 s pass (1).
 bfs_start() {
-	local a prev= ports= mnt= p
-	BFS_ARGS="$*"
+	local a prev="" ports="" mnt="" p
 	for a in "$@"; do
 		case "$prev" in
 		--nfs|--ninep|--nbd) ports="$ports ${a##*:}" ;;

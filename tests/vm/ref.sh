@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ref.sh -- the reference servers, sourced by lib.sh: nfs-ganesha (VFS
 # FSAL, with the rpcbind it insists on), diod and nbdkit's file plugin,
 # each serving a local directory under $TMP/ref in namespace $VM_NS.  They
