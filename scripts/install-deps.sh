@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install every Debian package bucketfs needs to build, test and benchmark.
 # Idempotent: when everything is present it only runs dpkg-query (fast).
+# The VM tests' guest kernel and nbd-client are not installed: tests/vm/
+# initramfs.sh fetches their debs itself (apt-get download) into a cache.
+# nfs-ganesha, diod and nbdkit are the reference servers bench-vm.sh
+# measures bucketfs against.
 set -eu
 
 PKGS="build-essential pkg-config perl curl uuid-runtime
@@ -9,7 +13,9 @@ PKGS="build-essential pkg-config perl curl uuid-runtime
       git fio stress-ng util-linux
       radosgw ceph-mon ceph-osd ceph-common
       clang libclang-rt-14-dev
-      libnbd-bin python3-libnbd nbdkit qemu-utils btrfs-progs e2fsprogs"
+      libnbd-bin python3-libnbd nbdkit qemu-utils btrfs-progs e2fsprogs
+      qemu-system-x86 busybox-static iproute2
+      nfs-ganesha nfs-ganesha-vfs rpcbind diod"
 
 missing=""
 for p in $PKGS; do
