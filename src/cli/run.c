@@ -26,6 +26,7 @@ struct run_opts {
 	const char *mount;
 	const char *checkpoint;
 	const char *socket;
+	const char *ninep, *ninep_socket;
 	bool read_only, allow_other, check, takeover;
 };
 
@@ -35,7 +36,8 @@ static int usage(FILE *f, int status)
 {
 	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
 		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
-		"                    [--allow-other] [--check]\n\n"
+		"                    [--allow-other] [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
+		"                    [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
 		"(--foreground is accepted and changes nothing): start it from a service\n"
@@ -54,8 +56,14 @@ static int usage(FILE *f, int status)
 		"                     per store under /run/bucketfs); 'bucketfs status',\n"
 		"                     'flush', 'stats' and 'checkpoint' talk to it\n"
 		"      --allow-other  let other users use the mount\n"
+		"      --ninep ADDR:PORT  serve 9P2000.L (Linux v9fs) on this TCP address,\n"
+		"                     e.g. 127.0.0.1:5640 (overrides [ninep] listen; no\n"
+		"                     authentication: keep it on loopback)\n"
+		"      --ninep-socket PATH  serve 9P2000.L on this Unix socket (overrides\n"
+		"                     [ninep] socket)\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed (today FUSE: --mount or [mount] dir).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir) or 9P\n"
+		"(--ninep, --ninep-socket or [ninep]).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -76,6 +84,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "takeover", no_argument, NULL, 'T' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "allow-other", no_argument, NULL, 'a' },
+		{ "ninep", required_argument, NULL, 'N' },
+		{ "ninep-socket", required_argument, NULL, 'U' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -94,6 +104,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'T': ro->takeover = true; break;
 		case 'S': ro->socket = optarg; break;
 		case 'a': ro->allow_other = true; break;
+		case 'N': ro->ninep = optarg; break;
+		case 'U': ro->ninep_socket = optarg; break;
 		case 'f': break;
 		case 'k': ro->check = true; break;
 		case 'h': *status = usage(stdout, 0); return true;
@@ -132,6 +144,10 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->checkpoint, ro->checkpoint);
 	if (ro->socket)
 		set_string(&c->admin_socket, ro->socket);
+	if (ro->ninep)
+		set_string(&c->ninep_listen, ro->ninep);
+	if (ro->ninep_socket)
+		set_string(&c->ninep_socket, ro->ninep_socket);
 	c->takeover = ro->takeover;
 }
 
@@ -150,6 +166,10 @@ static void print_conf(const struct conf *c)
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
 	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	if (c->ninep_listen || c->ninep_socket)
+		printf("9p             %s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
+		       c->ninep_listen && c->ninep_socket ? ", " : "",
+		       c->ninep_socket ? c->ninep_socket : "");
 	printf("compression    %s\n", c->compression);
 	printf("cache          %s, %" PRId64 " MiB RAM, %" PRId64 " MiB disk\n",
 	       *c->cache_dir ? c->cache_dir : "(no disk tier)", c->cache_memory >> 20,
