@@ -1,0 +1,474 @@
+/* test-ninep-wire.c -- the 9P2000.L decoder's bounds (truncated messages,
+ * strings past the end, size fields that lie, too many walk names,
+ * trailing bytes, unknown types), the encoder's overflow flag, and a quick
+ * round trip against a server on a test filesystem: Tversion (msize
+ * negotiation, unknown versions), Tattach, Twalk (partial walks), Tlcreate,
+ * Twrite, Tread, Tgetattr, Tclunk, Tflush of an unknown tag, and a message
+ * larger than msize closing the connection.  The per-message suite is
+ * tests/test-ninep*.c's own client. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fsfix.h"
+#include "ninep/ninep.h"
+#include "ninep/wire.h"
+#include "util/coding.h"
+
+/* ---- building requests ---- */
+
+struct msg {
+	uint8_t b[8192];
+	struct p9_wr w;
+};
+
+static void msg_start(struct msg *m, uint8_t type, uint16_t tag)
+{
+	p9_wr_init(&m->w, m->b, sizeof m->b, type, tag);
+}
+
+static size_t msg_end(struct msg *m)
+{
+	size_t n = p9_wr_finish(&m->w);
+	assert_true(n > 0);
+	return n;
+}
+
+static void put_s(struct msg *m, const char *s)
+{
+	p9_put_str(&m->w, s, strlen(s));
+}
+
+/* The decoded strings live in scratch until the next call. */
+static char scratch[sizeof ((struct msg *)0)->b];
+
+static int decode(const uint8_t *b, size_t len, struct ninep_msg *out)
+{
+	uint8_t *copy = malloc(len ? len : 1);   /* exactly len bytes: ASan sees overreads */
+	memcpy(copy, b, len);
+	int r = ninep_msg_decode(copy, len, scratch, out);
+	free(copy);
+	return r;
+}
+
+/* ---- the decoder ---- */
+
+static size_t make_attach(struct msg *m)
+{
+	msg_start(m, P9_TATTACH, 7);
+	p9_put_u32(&m->w, 1);
+	p9_put_u32(&m->w, P9_NOFID);
+	put_s(m, "root");
+	put_s(m, "/");
+	p9_put_u32(&m->w, 0);
+	return msg_end(m);
+}
+
+static void test_truncated(void **state)
+{
+	struct msg m;
+	size_t n = make_attach(&m);
+	struct ninep_msg d;
+	assert_int_equal(decode(m.b, n, &d), 0);
+	assert_int_equal(d.type, P9_TATTACH);
+	assert_int_equal(d.tag, 7);
+	assert_string_equal(d.u.attach.uname.s, "root");
+	for (size_t len = 0; len < n; len++) {
+		/* Cut short, with the size field telling the truth about the cut. */
+		uint8_t b[64];
+		memcpy(b, m.b, len);
+		if (len >= 4)
+			le32_put(b, (uint32_t)len);
+		assert_int_equal(decode(b, len, &d), -EPROTO);
+	}
+}
+
+static void test_size_lies(void **state)
+{
+	struct msg m;
+	size_t n = make_attach(&m);
+	struct ninep_msg d;
+	le32_put(m.b, (uint32_t)n + 1);
+	assert_int_equal(decode(m.b, n, &d), -EPROTO);
+	le32_put(m.b, (uint32_t)n - 1);
+	assert_int_equal(decode(m.b, n, &d), -EPROTO);
+	le32_put(m.b, 0xffffffffu);
+	assert_int_equal(decode(m.b, n, &d), -EPROTO);
+	/* Bytes past the last field. */
+	le32_put(m.b, (uint32_t)n + 2);
+	m.b[n] = m.b[n + 1] = 0;
+	assert_int_equal(decode(m.b, n + 2, &d), -EPROTO);
+}
+
+static void test_string_past_end(void **state)
+{
+	struct msg m;
+	msg_start(&m, P9_TWALK, 1);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 2);
+	p9_put_u16(&m.w, 1);
+	p9_put_u16(&m.w, 100);         /* a 100-byte name ... */
+	memcpy(p9_put_room(&m.w, 3), "abc", 3);   /* ... of 3 bytes */
+	size_t n = msg_end(&m);
+	struct ninep_msg d;
+	assert_int_equal(decode(m.b, n, &d), -EPROTO);
+	/* A write whose count runs past the message. */
+	msg_start(&m, P9_TWRITE, 1);
+	p9_put_u32(&m.w, 1);
+	p9_put_u64(&m.w, 0);
+	p9_put_u32(&m.w, 10);
+	memcpy(p9_put_room(&m.w, 9), "123456789", 9);
+	n = msg_end(&m);
+	assert_int_equal(decode(m.b, n, &d), -EPROTO);
+}
+
+static void test_walk_names(void **state)
+{
+	struct ninep_msg d;
+	for (unsigned names = 15; names <= 17; names++) {
+		struct msg m;
+		msg_start(&m, P9_TWALK, 1);
+		p9_put_u32(&m.w, 1);
+		p9_put_u32(&m.w, 2);
+		p9_put_u16(&m.w, (uint16_t)names);
+		for (unsigned i = 0; i < names; i++)
+			put_s(&m, "x");
+		size_t n = msg_end(&m);
+		assert_int_equal(decode(m.b, n, &d), names <= NINEP_MAXWELEM ? 0 : -EPROTO);
+		if (names <= NINEP_MAXWELEM)
+			assert_int_equal(d.u.walk.nwname, names);
+	}
+}
+
+static void test_unknown_type(void **state)
+{
+	struct msg m;
+	msg_start(&m, 200, 9);
+	p9_put_u32(&m.w, 5);
+	size_t n = msg_end(&m);
+	struct ninep_msg d;
+	assert_int_equal(decode(m.b, n, &d), -EOPNOTSUPP);
+	assert_int_equal(d.tag, 9);
+	/* An R-message is not a request either. */
+	msg_start(&m, P9_RVERSION, 9);
+	n = msg_end(&m);
+	assert_int_equal(decode(m.b, n, &d), -EOPNOTSUPP);
+}
+
+static void test_embedded_nul(void **state)
+{
+	struct msg m;
+	msg_start(&m, P9_TMKDIR, 3);
+	p9_put_u32(&m.w, 1);
+	p9_put_str(&m.w, "a\0b", 3);
+	p9_put_u32(&m.w, 0755);
+	p9_put_u32(&m.w, 0);
+	size_t n = msg_end(&m);
+	struct ninep_msg d;
+	assert_int_equal(decode(m.b, n, &d), 0);
+	assert_int_equal(d.u.mkdir.name.len, 3);
+	assert_int_equal(strlen(d.u.mkdir.name.s), 1);   /* the handler sees it */
+}
+
+static void test_encoder_overflow(void **state)
+{
+	uint8_t b[16];
+	struct p9_wr w;
+	p9_wr_init(&w, b, sizeof b, P9_RREAD, 1);
+	p9_put_u32(&w, 1);
+	assert_int_equal(p9_wr_finish(&w), 11);
+	p9_put_u64(&w, 1);   /* 19 > 16 */
+	assert_true(w.err);
+	assert_int_equal(p9_wr_finish(&w), 0);
+}
+
+/* ---- a round trip ---- */
+
+struct client {
+	int fd;
+	uint8_t r[1 << 16];
+	size_t rlen;
+};
+
+static void client_connect(struct client *c, int port)
+{
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(c->fd >= 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(c->fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static bool recv_all(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = recv(fd, (char *)p + got, n - got, 0);
+		if (k <= 0)
+			return false;
+		got += (size_t)k;
+	}
+	return true;
+}
+
+/* Read one reply: its type; fills c->r / rlen. */
+static int client_recv(struct client *c)
+{
+	if (!recv_all(c->fd, c->r, 4))
+		return -1;
+	uint32_t n = le32_get(c->r);
+	assert_true(n >= 7 && n <= sizeof c->r);
+	assert_true(recv_all(c->fd, c->r + 4, n - 4));
+	c->rlen = n;
+	return c->r[4];
+}
+
+static int rpc(struct client *c, struct msg *m, uint16_t tag)
+{
+	size_t n = msg_end(m);
+	send_all(c->fd, m->b, n);
+	int t = client_recv(c);
+	assert_int_equal(c->r[5] | c->r[6] << 8, tag);
+	return t;
+}
+
+static uint32_t rlerror(struct client *c)
+{
+	assert_int_equal(c->r[4], P9_RLERROR);
+	return le32_get(c->r + 7);
+}
+
+struct rt {
+	struct fsfix f;
+	struct ninep_server *s;
+	int port;
+};
+
+static int rt_setup(void **state)
+{
+	struct rt *t = calloc(1, sizeof *t);
+	fsfix_init(&t->f, "ninep-wire");
+	struct ninep_options o = { .listen = { "127.0.0.1:0" } };
+	assert_int_equal(ninep_server_start(t->f.fs, &o, &t->s), 0);
+	t->port = ninep_server_port(t->s, 0);
+	assert_true(t->port > 0);
+	*state = t;
+	return 0;
+}
+
+static int rt_teardown(void **state)
+{
+	struct rt *t = *state;
+	ninep_server_stop(t->s);
+	fsfix_done(&t->f);
+	free(t);
+	return 0;
+}
+
+static void version(struct client *c, uint32_t msize, const char *v, uint32_t *got_msize,
+		    char *got_v)
+{
+	struct msg m;
+	msg_start(&m, P9_TVERSION, P9_NOTAG);
+	p9_put_u32(&m.w, msize);
+	put_s(&m, v);
+	assert_int_equal(rpc(c, &m, P9_NOTAG), P9_RVERSION);
+	*got_msize = le32_get(c->r + 7);
+	uint16_t l = (uint16_t)(c->r[11] | c->r[12] << 8);
+	memcpy(got_v, c->r + 13, l);
+	got_v[l] = 0;
+}
+
+static void test_version(void **state)
+{
+	struct rt *t = *state;
+	struct client c;
+	client_connect(&c, t->port);
+	uint32_t ms;
+	char v[64];
+	version(&c, 8 << 20, "9P2000.L", &ms, v);
+	assert_int_equal(ms, NINEP_MSIZE_MAX);
+	assert_string_equal(v, "9P2000.L");
+	version(&c, 8192, "9P2000.L", &ms, v);
+	assert_int_equal(ms, 8192);
+	version(&c, 8192, "9P2000.u", &ms, v);
+	assert_string_equal(v, "unknown");
+	version(&c, 100, "9P2000.L", &ms, v);      /* below the least msize */
+	assert_string_equal(v, "unknown");
+	/* Without a version, requests are refused. */
+	struct msg m;
+	msg_start(&m, P9_TCLUNK, 1);
+	p9_put_u32(&m.w, 1);
+	assert_int_equal(rpc(&c, &m, 1), P9_RLERROR);
+	close(c.fd);
+}
+
+static void attach(struct client *c, uint32_t fid, uint32_t uid)
+{
+	struct msg m;
+	msg_start(&m, P9_TATTACH, 1);
+	p9_put_u32(&m.w, fid);
+	p9_put_u32(&m.w, P9_NOFID);
+	put_s(&m, "");
+	put_s(&m, "");
+	p9_put_u32(&m.w, uid);
+	assert_int_equal(rpc(c, &m, 1), P9_RATTACH);
+	assert_int_equal(c->r[7], P9_QTDIR);
+	assert_int_equal(le64_get(c->r + 12), FS_ROOT_INO);
+}
+
+static void test_round_trip(void **state)
+{
+	struct rt *t = *state;
+	struct client c;
+	struct msg m;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach(&c, 1, 0);
+
+	/* Tauth: not required. */
+	msg_start(&m, P9_TAUTH, 2);
+	p9_put_u32(&m.w, 9);
+	put_s(&m, "");
+	put_s(&m, "");
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 2), P9_RLERROR);
+	assert_int_equal(rlerror(&c), ENOENT);
+
+	/* Clone the root, create a file through the clone. */
+	msg_start(&m, P9_TWALK, 3);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 2);
+	p9_put_u16(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 3), P9_RWALK);
+	msg_start(&m, P9_TLCREATE, 4);
+	p9_put_u32(&m.w, 2);
+	put_s(&m, "hello");
+	p9_put_u32(&m.w, 2);           /* O_RDWR */
+	p9_put_u32(&m.w, 0640);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 4), P9_RLCREATE);
+	uint64_t ino = le64_get(c.r + 12);
+
+	msg_start(&m, P9_TWRITE, 5);
+	p9_put_u32(&m.w, 2);
+	p9_put_u64(&m.w, 3);
+	p9_put_u32(&m.w, 5);
+	memcpy(p9_put_room(&m.w, 5), "world", 5);
+	assert_int_equal(rpc(&c, &m, 5), P9_RWRITE);
+	assert_int_equal(le32_get(c.r + 7), 5);
+
+	msg_start(&m, P9_TREAD, 6);
+	p9_put_u32(&m.w, 2);
+	p9_put_u64(&m.w, 0);
+	p9_put_u32(&m.w, 100);
+	assert_int_equal(rpc(&c, &m, 6), P9_RREAD);
+	assert_int_equal(le32_get(c.r + 7), 8);
+	assert_memory_equal(c.r + 11, "\0\0\0world", 8);
+
+	msg_start(&m, P9_TGETATTR, 7);
+	p9_put_u32(&m.w, 2);
+	p9_put_u64(&m.w, P9_GETATTR_ALL);
+	assert_int_equal(rpc(&c, &m, 7), P9_RGETATTR);
+	const uint8_t *a = c.r + 7;
+	assert_true(le64_get(a) & P9_GETATTR_SIZE);
+	assert_int_equal(le64_get(a + 8 + 5), ino);                 /* qid.path */
+	assert_int_equal(le32_get(a + 21), S_IFREG | 0640);           /* mode */
+	assert_int_equal(le64_get(a + 33 + 16), 8);                 /* size */
+
+	/* A partial walk: the first name is found, the second not. */
+	msg_start(&m, P9_TWALK, 8);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 3);
+	p9_put_u16(&m.w, 2);
+	put_s(&m, "hello");
+	put_s(&m, "nope");
+	assert_int_equal(rpc(&c, &m, 8), P9_RWALK);
+	assert_int_equal(c.r[7] | c.r[8] << 8, 1);
+	/* ... and newfid was not made. */
+	msg_start(&m, P9_TCLUNK, 9);
+	p9_put_u32(&m.w, 3);
+	assert_int_equal(rpc(&c, &m, 9), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EBADF);
+	/* A first name missing is an error. */
+	msg_start(&m, P9_TWALK, 10);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 3);
+	p9_put_u16(&m.w, 1);
+	put_s(&m, "nope");
+	assert_int_equal(rpc(&c, &m, 10), P9_RLERROR);
+	assert_int_equal(rlerror(&c), ENOENT);
+
+	/* Tflush of a tag nobody uses: Rflush at once, many times. */
+	for (int i = 0; i < 2000; i++) {
+		msg_start(&m, P9_TFLUSH, 11);
+		p9_put_u16(&m.w, (uint16_t)(500 + i));
+		assert_int_equal(rpc(&c, &m, 11), P9_RFLUSH);
+	}
+
+	msg_start(&m, P9_TCLUNK, 12);
+	p9_put_u32(&m.w, 2);
+	assert_int_equal(rpc(&c, &m, 12), P9_RCLUNK);
+	msg_start(&m, P9_TCLUNK, 12);
+	p9_put_u32(&m.w, 2);
+	assert_int_equal(rpc(&c, &m, 12), P9_RLERROR);
+
+	/* The file is there for the core too. */
+	struct fs_attr fa;
+	assert_int_equal(fs_lookup(t->f.fs, &FSFIX_ROOT, FS_ROOT_INO, "hello", &fa), 0);
+	assert_int_equal(fa.ino, ino);
+	assert_int_equal(fa.size, 8);
+
+	/* Malformed but whole: Rlerror(EPROTO), the connection goes on. */
+	msg_start(&m, P9_TCLUNK, 13);
+	p9_put_u16(&m.w, 2);   /* a fid[4] of 2 bytes */
+	assert_int_equal(rpc(&c, &m, 13), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EPROTO);
+	msg_start(&m, 250, 14);
+	assert_int_equal(rpc(&c, &m, 14), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EOPNOTSUPP);
+
+	/* Larger than msize: the server closes the connection. */
+	uint8_t big[8];
+	le32_put(big, 65537);
+	big[4] = P9_TWRITE;
+	big[5] = big[6] = 0;
+	send_all(c.fd, big, 7);
+	assert_int_equal(client_recv(&c), -1);
+	close(c.fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_size_lies),
+		cmocka_unit_test(test_string_past_end),
+		cmocka_unit_test(test_walk_names),
+		cmocka_unit_test(test_unknown_type),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_encoder_overflow),
+		cmocka_unit_test_setup_teardown(test_version, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, rt_setup, rt_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
