@@ -7,6 +7,7 @@
  * larger than msize closing the connection.  The per-message suite is
  * tests/test-ninep*.c's own client. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,6 +458,97 @@ static void test_round_trip(void **state)
 	close(c.fd);
 }
 
+/* A blocked Tlock waits in a thread of its own; the lock's release grants
+ * it; Tflush cancels it, and the Rflush (each of many) comes after the
+ * request's own reply. */
+static void tlock(struct msg *m, uint16_t tag, uint32_t fid, uint8_t type, uint32_t flags)
+{
+	msg_start(m, P9_TLOCK, tag);
+	p9_put_u32(&m->w, fid);
+	p9_put_u8(&m->w, type);
+	p9_put_u32(&m->w, flags);
+	p9_put_u64(&m->w, 0);
+	p9_put_u64(&m->w, 0);
+	p9_put_u32(&m->w, 77);
+	put_s(m, "guest");
+}
+
+static void test_lock_flush(void **state)
+{
+	struct rt *t = *state;
+	struct client c;
+	struct msg m;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach(&c, 1, 0);
+	msg_start(&m, P9_TWALK, 2);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 2);
+	p9_put_u16(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 2), P9_RWALK);
+	msg_start(&m, P9_TLCREATE, 3);
+	p9_put_u32(&m.w, 2);
+	put_s(&m, "locked");
+	p9_put_u32(&m.w, 2);
+	p9_put_u32(&m.w, 0644);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 3), P9_RLCREATE);
+	uint64_t ino = le64_get(c.r + 12);
+
+	/* Someone else (another frontend) holds a write lock. */
+	struct fs_lock_owner other = { .frontend = 1, .owner = 1, .pid = 1, .kind = FS_LOCK_POSIX };
+	struct fs_lock lk = { .type = F_WRLCK, .start = 0, .end = FS_LOCK_EOF };
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &lk, NULL), 0);
+
+	/* Not blocking: BLOCKED at once. */
+	tlock(&m, 4, 2, P9_LOCK_TYPE_WRLCK, 0);
+	assert_int_equal(rpc(&c, &m, 4), P9_RLOCK);
+	assert_int_equal(c.r[7], P9_LOCK_BLOCKED);
+
+	/* Blocking: granted when the other lets go. */
+	tlock(&m, 5, 2, P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK);
+	send_all(c.fd, m.b, msg_end(&m));
+	usleep(100 * 1000);
+	struct fs_lock un = { .type = F_UNLCK, .start = 0, .end = FS_LOCK_EOF };
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &un, NULL), 0);
+	assert_int_equal(client_recv(&c), P9_RLOCK);
+	assert_int_equal(c.r[5], 5);
+	assert_int_equal(c.r[7], P9_LOCK_SUCCESS);
+	/* Now we hold it: the other one conflicts. */
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &lk, NULL), -EAGAIN);
+	tlock(&m, 6, 2, P9_LOCK_TYPE_UNLCK, 0);
+	assert_int_equal(rpc(&c, &m, 6), P9_RLOCK);
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &lk, NULL), 0);
+
+	/* Blocking again, then a flood of Tflush for it. */
+	tlock(&m, 7, 2, P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK);
+	send_all(c.fd, m.b, msg_end(&m));
+	usleep(100 * 1000);
+	enum { FLUSHES = 1000 };
+	for (int i = 0; i < FLUSHES; i++) {
+		msg_start(&m, P9_TFLUSH, (uint16_t)(100 + i));
+		p9_put_u16(&m.w, 7);
+		send_all(c.fd, m.b, msg_end(&m));
+	}
+	assert_int_equal(client_recv(&c), P9_RLERROR);   /* the lock's own reply first */
+	assert_int_equal(c.r[5], 7);
+	assert_int_equal(rlerror(&c), EINTR);
+	for (int i = 0; i < FLUSHES; i++) {
+		assert_int_equal(client_recv(&c), P9_RFLUSH);
+		assert_int_equal(c.r[5] | c.r[6] << 8, 100 + i);
+	}
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &un, NULL), 0);
+
+	/* A blocked lock when the connection goes: the server does not hang. */
+	assert_int_equal(fs_setlk(t->f.fs, ino, &other, &lk, NULL), 0);
+	tlock(&m, 8, 2, P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK);
+	send_all(c.fd, m.b, msg_end(&m));
+	usleep(50 * 1000);
+	close(c.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_overflow),
 		cmocka_unit_test_setup_teardown(test_version, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_flush, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
