@@ -458,6 +458,158 @@ static void test_round_trip(void **state)
 	close(c.fd);
 }
 
+static void walk1(struct client *c, uint32_t fid, uint32_t newfid, const char *name)
+{
+	struct msg m;
+	msg_start(&m, P9_TWALK, 20);
+	p9_put_u32(&m.w, fid);
+	p9_put_u32(&m.w, newfid);
+	p9_put_u16(&m.w, name ? 1 : 0);
+	if (name)
+		put_s(&m, name);
+	assert_int_equal(rpc(c, &m, 20), P9_RWALK);
+}
+
+static void clunk(struct client *c, uint32_t fid, int want)
+{
+	struct msg m;
+	msg_start(&m, P9_TCLUNK, 21);
+	p9_put_u32(&m.w, fid);
+	assert_int_equal(rpc(c, &m, 21), want);
+}
+
+/* Treaddir in small pieces resumes at each entry's offset; xattrs set
+ * through Txattrcreate + Twrite + Tclunk read back through Txattrwalk;
+ * Trenameat and Tunlinkat (AT_REMOVEDIR). */
+static void test_dir_xattr(void **state)
+{
+	struct rt *t = *state;
+	struct client c;
+	struct msg m;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach(&c, 1, 0);
+	msg_start(&m, P9_TMKDIR, 2);
+	p9_put_u32(&m.w, 1);
+	put_s(&m, "d");
+	p9_put_u32(&m.w, 0755);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 2), P9_RMKDIR);
+	assert_int_equal(c.r[7], P9_QTDIR);
+	uint64_t dino = le64_get(c.r + 12);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "file%02d", i);
+		assert_int_equal(fsfix_mk(&t->f, &FSFIX_ROOT, dino, name, S_IFREG | 0644) > 0, 1);
+	}
+	walk1(&c, 1, 2, "d");
+	msg_start(&m, P9_TLOPEN, 3);
+	p9_put_u32(&m.w, 2);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 3), P9_RLOPEN);
+	uint64_t off = 0;
+	int seen = 0;
+	for (;;) {
+		msg_start(&m, P9_TREADDIR, 4);
+		p9_put_u32(&m.w, 2);
+		p9_put_u64(&m.w, off);
+		p9_put_u32(&m.w, 100);   /* two or three entries a call */
+		assert_int_equal(rpc(&c, &m, 4), P9_RREADDIR);
+		uint32_t cnt = le32_get(c.r + 7);
+		assert_true(cnt <= 100);
+		if (cnt == 0)
+			break;
+		const uint8_t *p = c.r + 11, *end = p + cnt;
+		while (p < end) {
+			off = le64_get(p + 13);
+			uint16_t nl = (uint16_t)(p[22] | p[23] << 8);
+			p += 24 + nl;
+			seen++;
+		}
+		assert_true(p == end);
+	}
+	assert_int_equal(seen, 22);   /* ".", ".." and the 20 files */
+	clunk(&c, 2, P9_RCLUNK);
+
+	/* user.color = "blue" through an xattr fid. */
+	walk1(&c, 1, 3, "d");
+	msg_start(&m, P9_TXATTRCREATE, 5);
+	p9_put_u32(&m.w, 3);
+	put_s(&m, "user.color");
+	p9_put_u64(&m.w, 4);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 5), P9_RXATTRCREATE);
+	msg_start(&m, P9_TWRITE, 6);
+	p9_put_u32(&m.w, 3);
+	p9_put_u64(&m.w, 0);
+	p9_put_u32(&m.w, 4);
+	memcpy(p9_put_room(&m.w, 4), "blue", 4);
+	assert_int_equal(rpc(&c, &m, 6), P9_RWRITE);
+	clunk(&c, 3, P9_RCLUNK);
+	char val[16];
+	size_t vl = 0;
+	assert_int_equal(fs_getxattr(t->f.fs, &FSFIX_ROOT, dino, "user.color", val, sizeof val, &vl), 0);
+	assert_int_equal(vl, 4);
+	/* Read back, and the list with the empty name. */
+	for (int list = 0; list < 2; list++) {
+		walk1(&c, 1, 5, "d");
+		msg_start(&m, P9_TXATTRWALK, 7);
+		p9_put_u32(&m.w, 5);
+		p9_put_u32(&m.w, 4);
+		put_s(&m, list ? "" : "user.color");
+		assert_int_equal(rpc(&c, &m, 7), P9_RXATTRWALK);
+		uint64_t size = le64_get(c.r + 7);
+		assert_int_equal(size, list ? strlen("user.color") + 1 : 4);
+		msg_start(&m, P9_TREAD, 8);
+		p9_put_u32(&m.w, 4);
+		p9_put_u64(&m.w, 0);
+		p9_put_u32(&m.w, 100);
+		assert_int_equal(rpc(&c, &m, 8), P9_RREAD);
+		assert_int_equal(le32_get(c.r + 7), size);
+		assert_memory_equal(c.r + 11, list ? "user.color" : "blue", size);
+		clunk(&c, 4, P9_RCLUNK);
+		clunk(&c, 5, P9_RCLUNK);
+	}
+
+	/* Rename d/file00 to top, remove d's files and d. */
+	msg_start(&m, P9_TRENAMEAT, 9);
+	p9_put_u32(&m.w, 1);
+	put_s(&m, "d");
+	p9_put_u32(&m.w, 1);
+	put_s(&m, "e");
+	assert_int_equal(rpc(&c, &m, 9), P9_RRENAMEAT);
+	walk1(&c, 1, 6, "e");
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "file%02d", i);
+		msg_start(&m, P9_TUNLINKAT, 10);
+		p9_put_u32(&m.w, 6);
+		put_s(&m, name);
+		p9_put_u32(&m.w, 0);
+		assert_int_equal(rpc(&c, &m, 10), P9_RUNLINKAT);
+	}
+	msg_start(&m, P9_TUNLINKAT, 11);
+	p9_put_u32(&m.w, 1);
+	put_s(&m, "e");
+	p9_put_u32(&m.w, 0);   /* a directory without AT_REMOVEDIR */
+	assert_int_equal(rpc(&c, &m, 11), P9_RLERROR);
+	msg_start(&m, P9_TUNLINKAT, 12);
+	p9_put_u32(&m.w, 1);
+	put_s(&m, "e");
+	p9_put_u32(&m.w, P9_AT_REMOVEDIR);
+	assert_int_equal(rpc(&c, &m, 12), P9_RUNLINKAT);
+	struct fs_attr a;
+	assert_int_equal(fs_lookup(t->f.fs, &FSFIX_ROOT, FS_ROOT_INO, "e", &a), -ENOENT);
+	/* The fid of the removed directory is stale now. */
+	msg_start(&m, P9_TGETATTR, 13);
+	p9_put_u32(&m.w, 6);
+	p9_put_u64(&m.w, P9_GETATTR_ALL);
+	assert_int_equal(rpc(&c, &m, 13), P9_RLERROR);
+	close(c.fd);
+}
+
 /* A blocked Tlock waits in a thread of its own; the lock's release grants
  * it; Tflush cancels it, and the Rflush (each of many) comes after the
  * request's own reply. */
@@ -562,6 +714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_version, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_flush, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_dir_xattr, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ static void fid_free(struct ninep_conn *c, struct ninep_fid *f)
 {
 	if (f->open)
 		fs_release(c->srv->fs, f->ino);
-	if (f->kind == FID_XATTR_WRITE) {
+	if (f->kind != FID_PATH) {   /* xattr buffers count against the connection */
 		pthread_mutex_lock(&c->mu);
 		c->xattr_bytes -= f->xsize;
 		pthread_mutex_unlock(&c->mu);

@@ -104,7 +104,7 @@ struct ninep_conn {
 	unsigned nbuckets, nfids;
 	struct ninep_req *pending;
 	unsigned npending, nflush;
-	size_t xattr_bytes;              /* values being written (proc_xattr.c) */
+	size_t xattr_bytes;              /* xattr fids' buffers (proc_xattr.c) */
 	unsigned nwaiters;               /* blocked Tlocks; under srv->wait_mu */
 };
 

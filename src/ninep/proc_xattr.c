@@ -7,8 +7,9 @@
  * EOPNOTSUPP for them today.
  *
  * Memory: a value is at most FS_XATTR_VALUE_MAX, a name list at most
- * NINEP_XATTR_LIST_MAX, and the values being written on one connection
- * at most NINEP_XATTR_CONN_MAX bytes together (ENOSPC past that). */
+ * NINEP_XATTR_LIST_MAX, and the values and lists held by one
+ * connection's xattr fids (read or being written) at most
+ * NINEP_XATTR_CONN_MAX bytes together (ENOSPC past that). */
 #include "ninep/ninep_int.h"
 
 #include <errno.h>
@@ -70,6 +71,16 @@ int proc_xattrwalk(struct ninep_req *rq, struct p9_wr *w)
 	uint8_t *val = NULL;
 	size_t len = 0;
 	int r = xattr_load(c->srv->fs, &cr, ino, m->name.s, &val, &len);
+	if (r == 0) {
+		pthread_mutex_lock(&c->mu);
+		if (c->xattr_bytes + len > NINEP_XATTR_CONN_MAX)
+			r = -ENOSPC;
+		else
+			c->xattr_bytes += len;
+		pthread_mutex_unlock(&c->mu);
+		if (r < 0)
+			free(val);
+	}
 	if (r < 0) {
 		fid_put(c, f);
 		return r;
