@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -610,6 +611,95 @@ static void test_dir_xattr(void **state)
 	close(c.fd);
 }
 
+/* Random requests of every type with small fids, tricky names and
+ * random (sometimes cut) bodies: each gets an answer with its tag, and
+ * the server still works afterwards.  Seeded; the seed is printed. */
+static void put_rand_body(struct msg *m, uint8_t type, unsigned *seed)
+{
+	static const char *names[] = { "a", "b", "..", ".", "", "x/y", "user.a", "c" };
+#define R() ((uint32_t)rand_r(seed))
+#define FID() p9_put_u32(&m->w, R() % 8)
+#define NAME() put_s(m, names[R() % 8])
+#define U32() p9_put_u32(&m->w, R() % 3 ? R() % 4096 : R())
+#define U64() p9_put_u64(&m->w, R() % 3 ? R() % 65536 : (uint64_t)R() << 32 | R())
+	switch (type) {
+	case P9_TATTACH: FID(); p9_put_u32(&m->w, P9_NOFID); NAME(); put_s(m, R() % 2 ? "" : "/a"); p9_put_u32(&m->w, R() % 3 ? 0 : 1000); break;
+	case P9_TWALK: { FID(); FID(); unsigned k = R() % 4; p9_put_u16(&m->w, (uint16_t)k); for (unsigned i = 0; i < k; i++) NAME(); break; }
+	case P9_TREAD: case P9_TREADDIR: FID(); U64(); U32(); break;
+	case P9_TWRITE: { FID(); U64(); unsigned k = R() % 64; p9_put_u32(&m->w, k); memset(p9_put_room(&m->w, k), 'w', k); break; }
+	case P9_TCLUNK: case P9_TREMOVE: case P9_TSTATFS: case P9_TREADLINK: FID(); break;
+	case P9_TLOPEN: FID(); p9_put_u32(&m->w, R() % 4 | (R() % 4 ? 0 : P9_DOTL_TRUNC)); break;
+	case P9_TLCREATE: FID(); NAME(); p9_put_u32(&m->w, R() % 3); p9_put_u32(&m->w, R() % 01000); U32(); break;
+	case P9_TSYMLINK: FID(); NAME(); NAME(); U32(); break;
+	case P9_TMKNOD: FID(); NAME(); p9_put_u32(&m->w, R()); U32(); U32(); U32(); break;
+	case P9_TRENAME: FID(); FID(); NAME(); break;
+	case P9_TGETATTR: FID(); U64(); break;
+	case P9_TSETATTR: FID(); p9_put_u32(&m->w, R() % 0x200); U32(); U32(); U32(); U64(); U64(); U64(); U64(); U64(); break;
+	case P9_TXATTRWALK: FID(); FID(); NAME(); break;
+	case P9_TXATTRCREATE: FID(); NAME(); p9_put_u64(&m->w, R() % 100); p9_put_u32(&m->w, R() % 4); break;
+	case P9_TFSYNC: FID(); U32(); break;
+	case P9_TLOCK: FID(); p9_put_u8(&m->w, (uint8_t)(R() % 4)); p9_put_u32(&m->w, 0); U64(); U64(); U32(); NAME(); break;
+	case P9_TGETLOCK: FID(); p9_put_u8(&m->w, (uint8_t)(R() % 4)); U64(); U64(); U32(); NAME(); break;
+	case P9_TLINK: FID(); FID(); NAME(); break;
+	case P9_TMKDIR: FID(); NAME(); p9_put_u32(&m->w, R() % 01000); U32(); break;
+	case P9_TRENAMEAT: FID(); NAME(); FID(); NAME(); break;
+	case P9_TUNLINKAT: FID(); NAME(); p9_put_u32(&m->w, R() % 2 ? 0 : P9_AT_REMOVEDIR); break;
+	case P9_TFLUSH: p9_put_u16(&m->w, (uint16_t)R()); break;
+	case P9_TAUTH: FID(); NAME(); NAME(); U32(); break;
+	}
+#undef R
+#undef FID
+#undef NAME
+#undef U32
+#undef U64
+}
+
+static void test_random_requests(void **state)
+{
+	static const uint8_t types[] = {
+		P9_TATTACH, P9_TWALK, P9_TREAD, P9_TREADDIR, P9_TWRITE, P9_TCLUNK, P9_TREMOVE,
+		P9_TSTATFS, P9_TREADLINK, P9_TLOPEN, P9_TLCREATE, P9_TSYMLINK, P9_TMKNOD,
+		P9_TRENAME, P9_TGETATTR, P9_TSETATTR, P9_TXATTRWALK, P9_TXATTRCREATE, P9_TFSYNC,
+		P9_TLOCK, P9_TGETLOCK, P9_TLINK, P9_TMKDIR, P9_TRENAMEAT, P9_TUNLINKAT, P9_TFLUSH,
+		P9_TAUTH, 3, 150,
+	};
+	struct rt *t = *state;
+	unsigned seed = (unsigned)time(NULL);
+	const char *env = getenv("NINEP_SEED");
+	if (env)
+		seed = (unsigned)strtoul(env, NULL, 10);
+	printf("# random requests: NINEP_SEED=%u\n", seed);
+	struct client c;
+	struct msg m;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach(&c, 0, 0);
+	for (int i = 0; i < 4000; i++) {
+		uint8_t type = types[(unsigned)rand_r(&seed) % sizeof types];
+		uint16_t tag = (uint16_t)(i % 1000);
+		msg_start(&m, type, tag);
+		put_rand_body(&m, type, &seed);
+		size_t n = msg_end(&m);
+		if (rand_r(&seed) % 8 == 0 && n > 7) {   /* cut the body short */
+			n = 7 + (unsigned)rand_r(&seed) % (n - 7);
+			le32_put(m.b, (uint32_t)n);
+		}
+		send_all(c.fd, m.b, n);
+		int rt = client_recv(&c);
+		assert_true(rt > 0);
+		assert_int_equal(c.r[5] | c.r[6] << 8, tag);
+	}
+	/* Still serving, on this connection and a new one. */
+	struct client c2;
+	client_connect(&c2, t->port);
+	version(&c2, 65536, "9P2000.L", &ms, v);
+	attach(&c2, 1, 0);
+	close(c2.fd);
+	close(c.fd);
+}
+
 /* A blocked Tlock waits in a thread of its own; the lock's release grants
  * it; Tflush cancels it, and the Rflush (each of many) comes after the
  * request's own reply. */
@@ -715,6 +805,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_flush, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_xattr, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_random_requests, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
