@@ -7,6 +7,7 @@
  * larger than msize closing the connection.  The per-message suite is
  * tests/test-ninep*.c's own client. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -654,50 +655,95 @@ static void put_rand_body(struct msg *m, uint8_t type, unsigned *seed)
 #undef U64
 }
 
+static const uint8_t random_types[] = {
+	P9_TATTACH, P9_TWALK, P9_TREAD, P9_TREADDIR, P9_TWRITE, P9_TCLUNK, P9_TREMOVE,
+	P9_TSTATFS, P9_TREADLINK, P9_TLOPEN, P9_TLCREATE, P9_TSYMLINK, P9_TMKNOD,
+	P9_TRENAME, P9_TGETATTR, P9_TSETATTR, P9_TXATTRWALK, P9_TXATTRCREATE, P9_TFSYNC,
+	P9_TLOCK, P9_TGETLOCK, P9_TLINK, P9_TMKDIR, P9_TRENAMEAT, P9_TUNLINKAT, P9_TFLUSH,
+	P9_TAUTH, 3, 150,
+};
+
+struct session {
+	int port;
+	unsigned seed;
+	unsigned batch;          /* requests in flight at once */
+	int rounds;
+	bool ok;
+};
+
+/* rounds batches of batch random requests, each batch answered whole
+ * (in any order: every tag once). */
+static void *random_session(void *arg)
+{
+	struct session *se = arg;
+	struct client *c = calloc(1, sizeof *c);
+	struct msg *m = calloc(1, sizeof *m);
+	uint32_t ms;
+	char v[64];
+	client_connect(c, se->port);
+	version(c, 65536, "9P2000.L", &ms, v);
+	attach(c, 0, 0);
+	se->ok = true;
+	for (int i = 0; i < se->rounds && se->ok; i++) {
+		bool seen[64] = { false };
+		for (unsigned k = 0; k < se->batch; k++) {
+			uint8_t type = random_types[(unsigned)rand_r(&se->seed) % sizeof random_types];
+			msg_start(m, type, (uint16_t)k);
+			put_rand_body(m, type, &se->seed);
+			size_t n = msg_end(m);
+			if (rand_r(&se->seed) % 8 == 0 && n > 7) {   /* cut the body short */
+				n = 7 + (unsigned)rand_r(&se->seed) % (n - 7);
+				le32_put(m->b, (uint32_t)n);
+			}
+			send_all(c->fd, m->b, n);
+		}
+		for (unsigned k = 0; k < se->batch; k++) {
+			unsigned tag;
+			if (client_recv(c) <= 0 || (tag = (unsigned)(c->r[5] | c->r[6] << 8)) >= se->batch ||
+			    seen[tag]) {
+				se->ok = false;
+				break;
+			}
+			seen[tag] = true;
+		}
+	}
+	close(c->fd);
+	free(m);
+	free(c);
+	return NULL;
+}
+
 static void test_random_requests(void **state)
 {
-	static const uint8_t types[] = {
-		P9_TATTACH, P9_TWALK, P9_TREAD, P9_TREADDIR, P9_TWRITE, P9_TCLUNK, P9_TREMOVE,
-		P9_TSTATFS, P9_TREADLINK, P9_TLOPEN, P9_TLCREATE, P9_TSYMLINK, P9_TMKNOD,
-		P9_TRENAME, P9_TGETATTR, P9_TSETATTR, P9_TXATTRWALK, P9_TXATTRCREATE, P9_TFSYNC,
-		P9_TLOCK, P9_TGETLOCK, P9_TLINK, P9_TMKDIR, P9_TRENAMEAT, P9_TUNLINKAT, P9_TFLUSH,
-		P9_TAUTH, 3, 150,
-	};
 	struct rt *t = *state;
 	unsigned seed = (unsigned)time(NULL);
 	const char *env = getenv("NINEP_SEED");
 	if (env)
 		seed = (unsigned)strtoul(env, NULL, 10);
 	printf("# random requests: NINEP_SEED=%u\n", seed);
-	struct client c;
-	struct msg m;
+	/* One at a time, then three connections with 16 in flight each
+	 * (clunks racing reads on the same fids). */
+	struct session one = { t->port, seed, 1, 3000, false };
+	random_session(&one);
+	assert_true(one.ok);
+	struct session many[3];
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++) {
+		many[i] = (struct session){ t->port, seed + 1 + (unsigned)i, 16, 200, false };
+		assert_int_equal(pthread_create(&th[i], NULL, random_session, &many[i]), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(many[i].ok);
+	}
+	/* Still serving. */
+	struct client c2;
 	uint32_t ms;
 	char v[64];
-	client_connect(&c, t->port);
-	version(&c, 65536, "9P2000.L", &ms, v);
-	attach(&c, 0, 0);
-	for (int i = 0; i < 4000; i++) {
-		uint8_t type = types[(unsigned)rand_r(&seed) % sizeof types];
-		uint16_t tag = (uint16_t)(i % 1000);
-		msg_start(&m, type, tag);
-		put_rand_body(&m, type, &seed);
-		size_t n = msg_end(&m);
-		if (rand_r(&seed) % 8 == 0 && n > 7) {   /* cut the body short */
-			n = 7 + (unsigned)rand_r(&seed) % (n - 7);
-			le32_put(m.b, (uint32_t)n);
-		}
-		send_all(c.fd, m.b, n);
-		int rt = client_recv(&c);
-		assert_true(rt > 0);
-		assert_int_equal(c.r[5] | c.r[6] << 8, tag);
-	}
-	/* Still serving, on this connection and a new one. */
-	struct client c2;
 	client_connect(&c2, t->port);
 	version(&c2, 65536, "9P2000.L", &ms, v);
 	attach(&c2, 1, 0);
 	close(c2.fd);
-	close(c.fd);
 }
 
 /* A blocked Tlock waits in a thread of its own; the lock's release grants
