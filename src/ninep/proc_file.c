@@ -52,6 +52,8 @@ int proc_lopen(struct ninep_req *rq, struct p9_wr *w)
 	pthread_mutex_lock(&f->mu);
 	if (r == 0 && f->open)
 		r = -EBUSY;
+	if (r == 0 && (rq->m.u.lopen.flags & P9_DOTL_DIRECTORY) && !S_ISDIR(f->mode))
+		r = -ENOTDIR;
 	if (r == 0)
 		r = fs_open_file(fs, &cr, ino, flags);
 	if (r == 0) {
