@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/conf.h"
 #include "ninep/ninep.h"
@@ -19,6 +21,19 @@ static bool ninep_enabled(const struct conf *c)
 	return (c->ninep_listen && *c->ninep_listen) || (c->ninep_socket && *c->ninep_socket);
 }
 
+/* The socket's directory (/run/bucketfs) may not exist yet: make it (one
+ * level; the socket's own mode decides who may connect). */
+static void make_socket_dir(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	free(dir);
+}
+
 static int ninep_start(const struct frontend_env *env, struct frontend **out)
 {
 	const struct conf *c = env->conf;
@@ -30,6 +45,8 @@ static int ninep_start(const struct frontend_env *env, struct frontend **out)
 	};
 	if (c->ninep_listen && *c->ninep_listen)
 		o.listen[0] = c->ninep_listen;
+	if (o.socket_path)
+		make_socket_dir(o.socket_path);
 	struct frontend *f = xcalloc(1, sizeof *f);
 	int r = ninep_server_start(env->fs, &o, &f->s);
 	if (r < 0) {
