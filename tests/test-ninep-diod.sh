@@ -46,16 +46,16 @@ stop() {
 	return $st
 }
 
-start --ninep "127.0.0.1:$PORT" --ninep-socket "$TMP/9p.sock"
+start --ninep "127.0.0.1:$PORT" --ninep-socket "$TMP/run/9p.sock"
 ok $? "a daemon with only the 9P frontend starts"
-run 0 "frontend 9p tcp 127.0.0.1:$PORT, unix $TMP/9p.sock" "status names the 9P addresses" -- \
+run 0 "frontend 9p tcp 127.0.0.1:$PORT, unix $TMP/run/9p.sock" "status names the 9P addresses" -- \
 	"$BIN" status --socket "$SOCK"
-[ -S "$TMP/9p.sock" ]
+[ -S "$TMP/run/9p.sock" ]
 ok $? "the Unix socket exists"
 run 0 "" "diodls lists the empty root" -- diodls -s "127.0.0.1:$PORT" -a /
 stop
 ok $? "clean stop"
-[ ! -e "$TMP/9p.sock" ]
+[ ! -e "$TMP/run/9p.sock" ]
 ok $? "the Unix socket is gone after the stop"
 
 start --ninep "127.0.0.1:$PORT" --mount "$MNT"
