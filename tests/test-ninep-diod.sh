@@ -53,6 +53,8 @@ run 0 "frontend 9p tcp 127.0.0.1:$PORT, unix $TMP/run/9p.sock" "status names the
 [ -S "$TMP/run/9p.sock" ]
 ok $? "the Unix socket exists"
 run 0 "" "diodls lists the empty root" -- diodls -s "127.0.0.1:$PORT" -a /
+run 0 "^srw-rw---- " "the socket's mode is 0660" -- ls -l "$TMP/run/9p.sock"
+run 0 "^d.* \.\.$" "diodls over the Unix socket" -- diodls -s "$TMP/run/9p.sock" -a / -l
 stop
 ok $? "clean stop"
 [ ! -e "$TMP/run/9p.sock" ]
