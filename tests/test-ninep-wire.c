@@ -655,6 +655,99 @@ static void put_rand_body(struct msg *m, uint8_t type, unsigned *seed)
 #undef U64
 }
 
+/* access=user: each Tattach's uid is the fid tree's credentials; the
+ * creating messages' gid becomes the new file's group. */
+static void attach_as(struct client *c, uint32_t fid, uint32_t uid, int want)
+{
+	struct msg m;
+	msg_start(&m, P9_TATTACH, 1);
+	p9_put_u32(&m.w, fid);
+	p9_put_u32(&m.w, P9_NOFID);
+	put_s(&m, "");
+	put_s(&m, "");
+	p9_put_u32(&m.w, uid);
+	assert_int_equal(rpc(c, &m, 1), want);
+}
+
+static int mkdir_at(struct client *c, uint32_t dfid, const char *name, uint32_t mode,
+		    uint32_t gid)
+{
+	struct msg m;
+	msg_start(&m, P9_TMKDIR, 2);
+	p9_put_u32(&m.w, dfid);
+	put_s(&m, name);
+	p9_put_u32(&m.w, mode);
+	p9_put_u32(&m.w, gid);
+	return rpc(c, &m, 2);
+}
+
+static void test_credentials(void **state)
+{
+	struct rt *t = *state;
+	struct client c;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach_as(&c, 1, 0, P9_RATTACH);
+	attach_as(&c, 2, 54321, P9_RATTACH);   /* a uid no passwd entry has */
+	/* The root directory is root's 0755: the user may not create there. */
+	assert_int_equal(mkdir_at(&c, 2, "u", 0755, 54321), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EACCES);
+	assert_int_equal(mkdir_at(&c, 1, "shared", 0777, 0), P9_RMKDIR);
+	struct fs_attr a;
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0777 };
+	assert_int_equal(fs_lookup(t->f.fs, &FSFIX_ROOT, FS_ROOT_INO, "shared", &a), 0);
+	assert_int_equal(fs_setattr(t->f.fs, &FSFIX_ROOT, a.ino, &sa, NULL, NULL), 0); /* no umask */
+	walk1(&c, 2, 3, "shared");
+	assert_int_equal(mkdir_at(&c, 3, "mine", 0700, 777), P9_RMKDIR);
+	assert_int_equal(fs_lookup(t->f.fs, &FSFIX_ROOT, a.ino, "mine", &a), 0);
+	assert_int_equal(a.uid, 54321);
+	assert_int_equal(a.gid, 777);
+	/* Root may not be refused; the user may not enter root's 0700. */
+	walk1(&c, 1, 4, "shared");
+	assert_int_equal(mkdir_at(&c, 4, "rootonly", 0700, 0), P9_RMKDIR);
+	struct msg m;
+	msg_start(&m, P9_TWALK, 5);
+	p9_put_u32(&m.w, 3);
+	p9_put_u32(&m.w, 5);
+	p9_put_u16(&m.w, 2);
+	put_s(&m, "rootonly");
+	put_s(&m, "x");
+	assert_int_equal(rpc(&c, &m, 5), P9_RWALK);   /* found, not entered: 1 qid */
+	assert_int_equal(c.r[7], 1);
+	close(c.fd);
+}
+
+/* A read-only server (replica, checkpoint) answers EROFS to mutations. */
+static void test_read_only(void **state)
+{
+	struct rt *t = *state;
+	ninep_server_stop(t->s);
+	struct ninep_options o = { .listen = { "127.0.0.1:0" }, .read_only = true };
+	assert_int_equal(ninep_server_start(t->f.fs, &o, &t->s), 0);
+	t->port = ninep_server_port(t->s, 0);
+	struct client c;
+	uint32_t ms;
+	char v[64];
+	client_connect(&c, t->port);
+	version(&c, 65536, "9P2000.L", &ms, v);
+	attach(&c, 1, 0);
+	assert_int_equal(mkdir_at(&c, 1, "d", 0755, 0), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EROFS);
+	struct msg m;
+	msg_start(&m, P9_TLOPEN, 3);
+	p9_put_u32(&m.w, 1);
+	p9_put_u32(&m.w, 0);
+	assert_int_equal(rpc(&c, &m, 3), P9_RLOPEN);   /* reading is fine */
+	msg_start(&m, P9_TREMOVE, 4);
+	p9_put_u32(&m.w, 1);
+	assert_int_equal(rpc(&c, &m, 4), P9_RLERROR);
+	assert_int_equal(rlerror(&c), EROFS);
+	clunk(&c, 1, P9_RLERROR);   /* Tremove clunked it anyway */
+	close(c.fd);
+}
+
 static const uint8_t random_types[] = {
 	P9_TATTACH, P9_TWALK, P9_TREAD, P9_TREADDIR, P9_TWRITE, P9_TCLUNK, P9_TREMOVE,
 	P9_TSTATFS, P9_TREADLINK, P9_TLOPEN, P9_TLCREATE, P9_TSYMLINK, P9_TMKNOD,
@@ -852,6 +945,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_flush, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_xattr, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_random_requests, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_credentials, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
