@@ -34,6 +34,17 @@ static void make_socket_dir(const char *path)
 	free(dir);
 }
 
+/* Before the stack opens: a busy or malformed address fails the start
+ * before a writer takes the store over. */
+static int ninep_check(const struct conf *c)
+{
+	struct ninep_options o = { .listen = { NULL } };
+	if (!c->ninep_listen || !*c->ninep_listen)
+		return 0;
+	o.listen[0] = c->ninep_listen;
+	return ninep_options_check(&o);
+}
+
 static int ninep_start(const struct frontend_env *env, struct frontend **out)
 {
 	const struct conf *c = env->conf;
@@ -71,6 +82,7 @@ static int ninep_describe(struct frontend *f, char *buf, size_t size)
 const struct frontend_ops frontend_ninep = {
 	.name = "9p",
 	.enabled = ninep_enabled,
+	.check = ninep_check,
 	.start = ninep_start,
 	.stop = ninep_stop,
 	.describe = ninep_describe,

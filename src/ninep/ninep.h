@@ -41,6 +41,10 @@ struct ninep_options {
 	unsigned workers;          /* worker threads (0: net.h's default) */
 };
 
+/* Can the TCP addresses be listened on now (well-formed, not in use)?
+ * Binds each and lets go again, so the daemon can refuse to start before
+ * it opens the store.  0 or the error of net_server_listen_tcp (logged). */
+int ninep_options_check(const struct ninep_options *o);
 /* Listen on every address given and start serving.  At least one listen
  * address or a socket path is needed (-EINVAL). */
 int ninep_server_start(struct fs *fs, const struct ninep_options *o, struct ninep_server **out);

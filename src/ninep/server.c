@@ -25,6 +25,16 @@ static void server_free(struct ninep_server *s)
 	free(s);
 }
 
+int ninep_options_check(const struct ninep_options *o)
+{
+	struct net_server *ns;
+	int r = net_server_new(&ninep_proto, NULL, NULL, &ns);
+	for (unsigned i = 0; r == 0 && i < NINEP_MAX_LISTEN && o->listen[i]; i++)
+		r = net_server_listen_tcp(ns, o->listen[i]);
+	net_server_stop(ns);   /* never started: closes the listeners */
+	return r;
+}
+
 int ninep_server_start(struct fs *fs, const struct ninep_options *o, struct ninep_server **out)
 {
 	if (!o->listen[0] && !o->socket_path) {
