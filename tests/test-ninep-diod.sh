@@ -62,6 +62,10 @@ ok $? "the Unix socket is gone after the stop"
 
 start --ninep "127.0.0.1:$PORT" --mount "$MNT"
 ok $? "FUSE and 9P together"
+run 1 "cannot listen on 127.0.0.1:$PORT" "a second daemon on the same port is refused" -- \
+	"$BIN" run --store "file://$TMP/other" --socket "$TMP/other.sock" --ninep "127.0.0.1:$PORT"
+[ ! -e "$TMP/other" ]
+ok $? "... before it opened (or created) its store"
 mkdir "$MNT/dir" && echo "through fuse" >"$MNT/dir/file" && echo top >"$MNT/top" &&
 	ln -s dir/file "$MNT/link" && chmod 640 "$MNT/top"
 ok $? "files made through the mount"
