@@ -38,7 +38,8 @@ struct ninep_options {
 	bool read_only;            /* every mutation is EROFS (replica, checkpoint) */
 	uint32_t msize;            /* largest message offered (0: NINEP_MSIZE_MAX;
 				      clamped to [NINEP_MSIZE_MIN, NINEP_MSIZE_MAX]) */
-	unsigned workers;          /* worker threads (0: net.h's default) */
+	unsigned workers;          /* worker threads (0: 64; a connection runs at most 16
+				      requests at once) */
 };
 
 /* Can the TCP addresses be listened on now (well-formed, not in use)?

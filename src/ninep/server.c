@@ -55,7 +55,10 @@ int ninep_server_start(struct fs *fs, const struct ninep_options *o, struct nine
 	pthread_cond_init(&s->wait_cond, NULL);
 	/* A request costs its message plus its reply: room for several
 	 * msize-sized reads at once per connection. */
-	struct net_options no = { .workers = o->workers,
+	/* A client has at most 16 requests running (some may wait for a
+	 * barrier, up to barrier_timeout): a pool four times that keeps one
+	 * slow client from holding every worker. */
+	struct net_options no = { .workers = o->workers ? o->workers : 64, .max_inflight = 16,
 				  .conn_budget = 8 * (size_t)s->msize_max + (1u << 20) };
 	int r = net_server_new(&ninep_proto, s, &no, &s->net);
 	if (r < 0) {
