@@ -27,6 +27,7 @@ struct run_opts {
 	const char *checkpoint;
 	const char *socket;
 	const char *ninep, *ninep_socket;
+	const char *nbd, *nbd_socket;
 	bool read_only, allow_other, check, takeover;
 };
 
@@ -36,8 +37,9 @@ static int usage(FILE *f, int status)
 {
 	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
 		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
-		"                    [--allow-other] [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
-		"                    [--check]\n\n"
+		"                    [--nbd ADDR:PORT] [--nbd-socket PATH]\n"
+		"                    [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
+		"                    [--allow-other] [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
 		"(--foreground is accepted and changes nothing): start it from a service\n"
@@ -55,6 +57,9 @@ static int usage(FILE *f, int status)
 		"      --socket PATH  the admin socket (overrides [admin] socket; default one\n"
 		"                     per store under /run/bucketfs); 'bucketfs status',\n"
 		"                     'flush', 'stats' and 'checkpoint' talk to it\n"
+		"      --nbd ADDR:PORT  serve the files of /.nbd as NBD block devices on\n"
+		"                     this TCP address (overrides [nbd] listen)\n"
+		"      --nbd-socket PATH  the same on a Unix socket (overrides [nbd] socket)\n"
 		"      --allow-other  let other users use the mount\n"
 		"      --ninep ADDR:PORT  serve 9P2000.L (Linux v9fs) on this TCP address,\n"
 		"                     e.g. 127.0.0.1:5640 (overrides [ninep] listen; no\n"
@@ -62,8 +67,8 @@ static int usage(FILE *f, int status)
 		"      --ninep-socket PATH  serve 9P2000.L on this Unix socket (overrides\n"
 		"                     [ninep] socket)\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed: FUSE (--mount or [mount] dir) or 9P\n"
-		"(--ninep, --ninep-socket or [ninep]).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir), NBD\n"
+		"(--nbd, --nbd-socket or [nbd]) or 9P (--ninep, --ninep-socket or [ninep]).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -84,8 +89,10 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "takeover", no_argument, NULL, 'T' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "allow-other", no_argument, NULL, 'a' },
-		{ "ninep", required_argument, NULL, 'N' },
-		{ "ninep-socket", required_argument, NULL, 'U' },
+		{ "ninep", required_argument, NULL, '9' },
+		{ "ninep-socket", required_argument, NULL, 'P' },
+		{ "nbd", required_argument, NULL, 'N' },
+		{ "nbd-socket", required_argument, NULL, 'U' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -104,8 +111,10 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'T': ro->takeover = true; break;
 		case 'S': ro->socket = optarg; break;
 		case 'a': ro->allow_other = true; break;
-		case 'N': ro->ninep = optarg; break;
-		case 'U': ro->ninep_socket = optarg; break;
+		case '9': ro->ninep = optarg; break;
+		case 'P': ro->ninep_socket = optarg; break;
+		case 'N': ro->nbd = optarg; break;
+		case 'U': ro->nbd_socket = optarg; break;
 		case 'f': break;
 		case 'k': ro->check = true; break;
 		case 'h': *status = usage(stdout, 0); return true;
@@ -148,6 +157,10 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->ninep_listen, ro->ninep);
 	if (ro->ninep_socket)
 		set_string(&c->ninep_socket, ro->ninep_socket);
+	if (ro->nbd)
+		set_string(&c->nbd_listen, ro->nbd);
+	if (ro->nbd_socket)
+		set_string(&c->nbd_socket, ro->nbd_socket);
 	c->takeover = ro->takeover;
 }
 
@@ -170,6 +183,9 @@ static void print_conf(const struct conf *c)
 		printf("9p             %s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
 		       c->ninep_listen && c->ninep_socket ? ", " : "",
 		       c->ninep_socket ? c->ninep_socket : "");
+	if (c->nbd_listen || c->nbd_socket)
+		printf("nbd            %s%s%s\n", c->nbd_listen ? c->nbd_listen : "",
+		       c->nbd_listen && c->nbd_socket ? ", " : "", c->nbd_socket ? c->nbd_socket : "");
 	printf("compression    %s\n", c->compression);
 	printf("cache          %s, %" PRId64 " MiB RAM, %" PRId64 " MiB disk\n",
 	       *c->cache_dir ? c->cache_dir : "(no disk tier)", c->cache_memory >> 20,

@@ -141,6 +141,14 @@ static const struct config_key schema[] = {
 	{ "ninep", "msize", CONFIG_SIZE, F(ninep_msize), .min = 4096, .max = 1 << 20,
 	  .dflt = "1 MiB",
 	  .help = "Largest 9P message offered to clients (they may ask for less)." },
+	{ "nbd", "listen", CONFIG_STRING, F(nbd_listen), .check = check_not_empty,
+	  .help = "Serve the files of /.nbd as NBD block devices on this TCP address,\n"
+		  "e.g. \"127.0.0.1:10809\" (no authentication: keep it local or firewalled).\n"
+		  "Unset: no TCP listener.  --nbd ADDR:PORT sets it." },
+	{ "nbd", "socket", CONFIG_STRING, F(nbd_socket), .check = check_not_empty,
+	  .help = "The same on a Unix socket at this path (mode 0660).  Unset: none.\n"
+		  "--nbd-socket PATH sets it.  Make an export with e.g.\n"
+		  "'truncate -s 10G MOUNT/.nbd/disk1' through any frontend." },
 
 	{ "aws", "endpoint", CONFIG_STRING, F(aws_endpoint),
 	  .help = "s3:// stores: http(s)://host[:port] of the service.\n"

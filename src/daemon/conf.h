@@ -38,6 +38,8 @@ struct conf {
 	char *ninep_listen;        /* "host:port", or NULL */
 	char *ninep_socket;        /* a Unix socket path, or NULL */
 	int64_t ninep_socket_mode, ninep_msize;
+	/* [nbd] (off unless listen or socket is set) */
+	char *nbd_listen, *nbd_socket;
 	/* [aws] (override the AWS_* environment for s3:// stores) */
 	char *aws_endpoint, *aws_region, *aws_access_key_id, *aws_secret_access_key;
 	char *aws_session_token;

@@ -416,6 +416,7 @@ int data_load_frame(struct data *d, const struct frame_loc *loc, uint64_t ino, u
 		segment_name(loc->epoch, loc->counter, name);
 		log_error("data: frame %u of %s (inode %" PRIu64 ", extent %" PRIu64 "): "
 			  "authentication failed (corrupt or tampered)", loc->frame, name, ino, ext);
+		r = -EIO;   /* to readers a bad frame is a bad sector */
 	}
 	buf_free(&frame);
 	return r;

@@ -29,8 +29,9 @@
  * Threads: data_open() starts upload threads, a periodic-barrier thread,
  * a garbage-collection thread and a pool of CPU threads that compress and
  * encrypt large transactions (writer only).  All calls are
- * thread-safe.  Errors are negative errno: -EIO (store), -EBADMSG (a frame
- * failed authentication: never garbage), -EROFS (read-only or fenced),
+ * thread-safe.  Errors are negative errno: -EIO (store, or a frame that
+ * failed authentication, logged naming the segment, frame, inode and
+ * extent: never garbage), -EROFS (read-only or fenced),
  * -ESTALE (barrier for writes of a crashed incarnation). */
 #ifndef BUCKETFS_DATA_DATA_H
 #define BUCKETFS_DATA_DATA_H

@@ -125,6 +125,9 @@ int fs_delete_inode(struct fs_op *op, struct inode *in, uint64_t from)
 int fs_drop_inode(struct fs_op *op, struct inode *in)
 {
 	uint8_t k[9];
+	int r = fs_pin_check(op->fs, in->ino, "removing its last name");
+	if (r < 0)
+		return r;
 	bool open = fs_open_count(op->fs, in->ino) > 0;
 	in->nlink = 0;
 	if (!open && !fs_reclaim_big(op->fs, in))
@@ -231,7 +234,9 @@ int fs_set_size(struct fs_op *op, struct inode *in, uint64_t size)
 	if (size > INT64_MAX)
 		return -EFBIG;
 	int64_t delta = (int64_t)size - (int64_t)in->size;
-	int r = fs_quota_check(op->fs, delta, 0);
+	int r = size != in->size ? fs_pin_check(op->fs, in->ino, "a size change") : 0;
+	if (r == 0)
+		r = fs_quota_check(op->fs, delta, 0);
 	/* Growing over data a big shrink left behind would show it again. */
 	if (r == 0)
 		r = before_growth(op, in, size);

@@ -163,6 +163,7 @@ void fs_close(struct fs *fs)
 			fs->opens[i] = oc->next;
 			free(oc);
 		}
+	fs_pins_free(fs);
 	for (int i = 0; i < FS_STRIPES; i++)
 		pthread_mutex_destroy(&fs->stripes[i]);
 	pthread_mutex_destroy(&fs->rename_mu);

@@ -329,6 +329,18 @@ int fs_listxattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, char *buf
 int fs_removexattr(struct fs *fs, const struct fs_cred *c, uint64_t ino, const char *name,
 		   struct fs_wcc_out *wcc);
 
+/* ---- pins: a file in use as a whole (an NBD export) ----
+ * While an inode is pinned (by any holder, counted), what would pull it
+ * from under its users fails with -EBUSY and a warning naming the holder:
+ * a size change (truncate, O_TRUNC, setattr), removing its last name
+ * (unlink, or a rename over it).  Data writes, renaming the file itself
+ * and extra hard links are allowed.  Pins live in memory only; the
+ * holder names itself (e.g. "nbd export disk1"), the first one's name is
+ * the one reported.  fs_pin does not look the inode up. */
+void fs_pin(struct fs *fs, uint64_t ino, const char *holder);
+void fs_unpin(struct fs *fs, uint64_t ino);
+bool fs_pinned(struct fs *fs, uint64_t ino);
+
 /* ---- metrics ---- */
 enum fs_op_kind {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_SYMLINK,

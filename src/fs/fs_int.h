@@ -87,6 +87,7 @@ struct fs {
 	/* open files, under open_mu */
 	pthread_mutex_t open_mu;
 	struct open_count *opens[256];
+	struct pin *pins;             /* pinned inodes (pin.c), under open_mu */
 	struct lock_table *locks;     /* byte-range and flock locks (lock.c) */
 	/* observers, under obs_mu (read: notify; write: register) */
 	pthread_rwlock_t obs_mu;
@@ -248,6 +249,12 @@ int fs_reclaim_cursor(struct fs *fs, uint64_t ino, uint64_t *cursor, bool *has);
 #define FS_TRIM_FIRST (-EINPROGRESS)
 /* fs_write's: clear the range an unlinked open file grows over first. */
 #define FS_CLEAR_FIRST (-EALREADY)
+
+/* ---- pins (pin.c) ---- */
+/* 0, or -EBUSY (logged, naming the holder and what was refused) when ino
+ * is pinned: the size may not change, its last name may not go. */
+int fs_pin_check(struct fs *fs, uint64_t ino, const char *what);
+void fs_pins_free(struct fs *fs);
 
 /* ---- observers (observe.c) ---- */
 void fs_notify_inode(struct fs *fs, uint32_t origin, uint64_t ino);

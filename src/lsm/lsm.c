@@ -69,6 +69,17 @@ void lsm_batch_clear(struct lsm_batch *b)
 	buf_reset(&b->data);
 }
 
+
+/* Reads report a block that fails authentication as -EIO, as a disk
+ * reports a bad sector: sst_read.c has logged the object and the cause,
+ * and callers above (the core, then applications) need no errno of their
+ * own for it.  Internally -EBADMSG still tells corruption from an I/O
+ * error where that matters (opening a manifest). */
+static int lsm_public_error(int r)
+{
+	return r == -EBADMSG ? -EIO : r;
+}
+
 static void batch_add(struct lsm_batch *b, enum lsm_kind kind, const void *key, size_t klen,
 		      const void *val, size_t vlen)
 {
@@ -262,7 +273,7 @@ int lsm_get(lsm *db, const void *key, size_t klen, struct buf *val)
 	r = get_from_files(db, w->v, key, klen, val);
 out:
 	view_unref(w);
-	return r;
+	return lsm_public_error(r);
 }
 
 struct lsm_iter {
@@ -310,7 +321,7 @@ int lsm_iter_new(lsm *db, const void *prefix, size_t plen, const void *start, si
 		int r = sst_file_table(w->v->files[0][i], &db->env, &t);
 		if (r < 0) {
 			lsm_iter_free(it);
-			return r;
+			return lsm_public_error(r);
 		}
 		merge_add_table(it->mi, t);
 	}
@@ -363,7 +374,7 @@ const uint8_t *lsm_iter_value(const struct lsm_iter *it, size_t *vlen)
 
 int lsm_iter_status(const struct lsm_iter *it)
 {
-	return it->status;
+	return lsm_public_error(it->status);
 }
 
 void lsm_iter_free(struct lsm_iter *it)

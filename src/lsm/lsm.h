@@ -26,9 +26,10 @@
  * background thread that flushes full memtables to SSTs, runs compactions
  * and deletes obsolete objects.  All functions are thread-safe.  Errors are
  * negative errno values: -ENOENT (no such key / no filesystem), -EROFS
- * (reader, checkpoint view, or fenced writer), -EIO / -EBADMSG (store or
- * authentication failure, logged with the object name), -EINVAL (bad
- * argument). */
+ * (reader, checkpoint view, or fenced writer), -EIO (store failure, or
+ * on reads a block that fails authentication: both logged with the object
+ * name), -EBADMSG (lsm_open: a manifest that fails authentication),
+ * -EINVAL (bad argument). */
 #ifndef BUCKETFS_LSM_LSM_H
 #define BUCKETFS_LSM_LSM_H
 
