@@ -26,6 +26,7 @@ struct run_opts {
 	const char *mount;
 	const char *checkpoint;
 	const char *socket;
+	const char *ninep, *ninep_socket;
 	const char *nbd, *nbd_socket;
 	bool read_only, allow_other, check, takeover;
 };
@@ -37,6 +38,7 @@ static int usage(FILE *f, int status)
 	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
 		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
 		"                    [--nbd ADDR:PORT] [--nbd-socket PATH]\n"
+		"                    [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
 		"                    [--allow-other] [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
@@ -59,9 +61,14 @@ static int usage(FILE *f, int status)
 		"                     this TCP address (overrides [nbd] listen)\n"
 		"      --nbd-socket PATH  the same on a Unix socket (overrides [nbd] socket)\n"
 		"      --allow-other  let other users use the mount\n"
+		"      --ninep ADDR:PORT  serve 9P2000.L (Linux v9fs) on this TCP address,\n"
+		"                     e.g. 127.0.0.1:5640 (overrides [ninep] listen; no\n"
+		"                     authentication: keep it on loopback)\n"
+		"      --ninep-socket PATH  serve 9P2000.L on this Unix socket (overrides\n"
+		"                     [ninep] socket)\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed: FUSE (--mount or [mount] dir) or NBD\n"
-		"(--nbd, --nbd-socket or [nbd]).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir), NBD\n"
+		"(--nbd, --nbd-socket or [nbd]) or 9P (--ninep, --ninep-socket or [ninep]).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -82,6 +89,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "takeover", no_argument, NULL, 'T' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "allow-other", no_argument, NULL, 'a' },
+		{ "ninep", required_argument, NULL, '9' },
+		{ "ninep-socket", required_argument, NULL, 'P' },
 		{ "nbd", required_argument, NULL, 'N' },
 		{ "nbd-socket", required_argument, NULL, 'U' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -102,6 +111,8 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'T': ro->takeover = true; break;
 		case 'S': ro->socket = optarg; break;
 		case 'a': ro->allow_other = true; break;
+		case '9': ro->ninep = optarg; break;
+		case 'P': ro->ninep_socket = optarg; break;
 		case 'N': ro->nbd = optarg; break;
 		case 'U': ro->nbd_socket = optarg; break;
 		case 'f': break;
@@ -142,6 +153,10 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->checkpoint, ro->checkpoint);
 	if (ro->socket)
 		set_string(&c->admin_socket, ro->socket);
+	if (ro->ninep)
+		set_string(&c->ninep_listen, ro->ninep);
+	if (ro->ninep_socket)
+		set_string(&c->ninep_socket, ro->ninep_socket);
 	if (ro->nbd)
 		set_string(&c->nbd_listen, ro->nbd);
 	if (ro->nbd_socket)
@@ -164,6 +179,10 @@ static void print_conf(const struct conf *c)
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
 	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	if (c->ninep_listen || c->ninep_socket)
+		printf("9p             %s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
+		       c->ninep_listen && c->ninep_socket ? ", " : "",
+		       c->ninep_socket ? c->ninep_socket : "");
 	if (c->nbd_listen || c->nbd_socket)
 		printf("nbd            %s%s%s\n", c->nbd_listen ? c->nbd_listen : "",
 		       c->nbd_listen && c->nbd_socket ? ", " : "", c->nbd_socket ? c->nbd_socket : "");

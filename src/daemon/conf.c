@@ -127,6 +127,20 @@ static const struct config_key schema[] = {
 	{ "mount", "threads", CONFIG_INT, F(threads), .min = 1, .max = 256, .dflt = "16",
 	  .help = "Most requests served at once." },
 
+	{ "ninep", "listen", CONFIG_STRING, F(ninep_listen), .check = check_not_empty,
+	  .help = "Serve 9P2000.L (Linux v9fs, diod's tools) on this TCP address,\n"
+		  "e.g. \"127.0.0.1:5640\" or \"[::1]:5640\".  Unset: no TCP listener.\n"
+		  "There is no authentication: any client that connects acts as any\n"
+		  "uid it names, so keep it on loopback or a trusted network.\n"
+		  "--ninep ADDR:PORT sets it." },
+	{ "ninep", "socket", CONFIG_STRING, F(ninep_socket), .check = check_not_empty,
+	  .help = "Serve 9P2000.L on this Unix socket too, e.g. \"/run/bucketfs/9p.sock\"\n"
+		  "(mount -t 9p -o trans=unix).  Unset: none.  --ninep-socket PATH sets it." },
+	{ "ninep", "socket_mode", CONFIG_INT, F(ninep_socket_mode), .min = 0, .max = 0777,
+	  .dflt = "0o660", .help = "Permissions of the socket (octal: 0o660)." },
+	{ "ninep", "msize", CONFIG_SIZE, F(ninep_msize), .min = 4096, .max = 1 << 20,
+	  .dflt = "1 MiB",
+	  .help = "Largest 9P message offered to clients (they may ask for less)." },
 	{ "nbd", "listen", CONFIG_STRING, F(nbd_listen), .check = check_not_empty,
 	  .help = "Serve the files of /.nbd as NBD block devices on this TCP address,\n"
 		  "e.g. \"127.0.0.1:10809\" (no authentication: keep it local or firewalled).\n"

@@ -34,6 +34,10 @@ struct conf {
 	char *mount_dir;
 	bool allow_other, writeback_cache;
 	int64_t attr_timeout_ms, entry_timeout_ms, threads;
+	/* [ninep] (9P2000.L; off unless listen or socket is set) */
+	char *ninep_listen;        /* "host:port", or NULL */
+	char *ninep_socket;        /* a Unix socket path, or NULL */
+	int64_t ninep_socket_mode, ninep_msize;
 	/* [nbd] (off unless listen or socket is set) */
 	char *nbd_listen, *nbd_socket;
 	/* [aws] (override the AWS_* environment for s3:// stores) */

@@ -6,6 +6,7 @@
 
 const struct frontend_ops *const daemon_frontends[] = {
 	&frontend_fuse,
+	&frontend_ninep,
 	&frontend_nbd,
 	NULL,
 };
