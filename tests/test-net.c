@@ -275,6 +275,37 @@ static void test_reader_that_never_reads(void **state)
 	close(hog);
 }
 
+/* Zero-byte requests cost only their header: a client that sends a flood
+ * of them and never reads is still bounded (each queued reply counts its
+ * overhead), so the server stops reading it long before 1e6 replies. */
+static void test_tiny_reply_flood(void **state)
+{
+	struct net_options o = { .conn_budget = 64u << 10 };
+	struct fix *f = start(&o);
+	int hog = dial(f->port);
+	int small = 4096;
+	setsockopt(hog, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	struct timeval tv = { 0, 200 * 1000 };
+	setsockopt(hog, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	uint32_t reqs[2 * 1024];
+	memset(reqs, 0, sizeof reqs);             /* 1,024 empty requests */
+	size_t sent = 0;
+	for (int i = 0; i < 1000; i++) {
+		ssize_t n = send(hog, reqs, sizeof reqs, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	assert_true(sent < 1000 * sizeof reqs);   /* back-pressure came */
+	int fd = dial(f->port);
+	uint32_t len;
+	send_req(fd, 1, 0, 'q');
+	assert_int_equal(recv_reply(fd, &len), 'q');
+	close(fd);
+	stop(f);
+	close(hog);
+}
+
 static void test_conn_limit(void **state)
 {
 	struct net_options o = { .max_conns = 2 };
@@ -349,6 +380,21 @@ static void test_unix_socket(void **state)
 	close(fd);
 	net_server_stop(s);
 	assert_int_equal(access(path, F_OK), -1);    /* removed at stop */
+
+	/* A live socket (another server answers on it) is not replaced. */
+	struct net_server *live;
+	assert_int_equal(net_server_new(&echo_proto, &e, NULL, &live), 0);
+	assert_int_equal(net_server_listen_unix(live, path, 0600), 0);
+	assert_int_equal(net_server_start(live), 0);
+	assert_int_equal(net_server_new(&echo_proto, &e, NULL, &s), 0);
+	assert_int_equal(net_server_listen_unix(s, path, 0600), -EADDRINUSE);
+	net_server_stop(s);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	send_req(fd, 3, 0, 'l');
+	assert_int_equal(recv_reply(fd, &len), 'l');   /* still the first one's */
+	close(fd);
+	net_server_stop(live);
 
 	/* A regular file where the socket should go is not replaced. */
 	FILE *file = fopen(path, "w");
@@ -452,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_max_inflight),
 		cmocka_unit_test(test_reader_that_never_reads),
+		cmocka_unit_test(test_tiny_reply_flood),
 		cmocka_unit_test(test_conn_limit),
 		cmocka_unit_test(test_protocol_error_closes_one),
 		cmocka_unit_test(test_unix_socket),

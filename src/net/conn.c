@@ -106,7 +106,7 @@ int net_conn_reply(struct net_conn *c, void *buf, size_t len)
 	else
 		c->head = r;
 	c->tail = r;
-	c->used += len;
+	c->used += len + NET_REPLY_OVERHEAD;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	return 0;
@@ -225,7 +225,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		if (dead)
 			mark_closing(c);
-		c->used -= r->len;
+		c->used -= r->len + NET_REPLY_OVERHEAD;
 		pthread_cond_broadcast(&c->cond);
 		free(r);
 	}

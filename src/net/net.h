@@ -64,7 +64,8 @@ int net_server_new(const struct net_proto *proto, void *arg,
  * naming the address).  Before net_server_start only. */
 int net_server_listen_tcp(struct net_server *s, const char *addr);
 /* Listen on a Unix socket at path (a stale socket file there is replaced;
- * any other file is -EEXIST), chmod'ed to mode. */
+ * one another server answers on is -EADDRINUSE, any other file -EEXIST),
+ * chmod'ed to mode. */
 int net_server_listen_unix(struct net_server *s, const char *path, mode_t mode);
 /* Start the pool and one accept thread per listener. */
 int net_server_start(struct net_server *s);

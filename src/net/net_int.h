@@ -21,6 +21,11 @@ struct net_listener {
 	struct net_server *s;
 };
 
+/* What a queued reply costs beyond its bytes (its node and malloc's
+ * headers), counted against the budget so that a flood of tiny replies
+ * to a client that does not read is bounded too. */
+#define NET_REPLY_OVERHEAD 64
+
 /* One queued reply. */
 struct net_reply {
 	struct net_reply *next;

@@ -153,7 +153,20 @@ int net_server_listen_unix(struct net_server *s, const char *path, mode_t mode)
 				  s->proto->name, path);
 			return -EEXIST;
 		}
-		unlink(path);   /* a stale socket of an earlier run */
+		/* A socket of an earlier run is replaced; a live one (another
+		 * daemon answers on it) is not. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		strcpy(sun.sun_path, path);
+		bool live = probe >= 0 &&
+			    connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (live) {
+			log_error("%s: cannot listen on %s: another server answers there",
+				  s->proto->name, path);
+			return -EADDRINUSE;
+		}
+		unlink(path);
 	}
 	strcpy(sun.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
