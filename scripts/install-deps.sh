@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config perl curl uuid-runtime
       libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 attr python3
       git fio stress-ng util-linux
       radosgw ceph-mon ceph-osd ceph-common
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev diod"
 
 missing=""
 for p in $PKGS; do
