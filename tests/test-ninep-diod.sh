@@ -105,6 +105,7 @@ ok $? "and gets the same bytes"
 is "$(diodcat -s "$ADDR" -a / hello 2>&1)" hello "diodcat reads a small file"
 diodcat -m 1048576 -s "$ADDR" -a / viafuse | cmp -s - "$TMP/rand"
 ok $? "diodcat with msize 1 MiB"
+is "$(diodcat -u 1000 -s "$ADDR" -a / hello 2>&1)" hello "diodcat as uid 1000 reads a 0644 file"
 chmod 600 "$MNT/hello"
 diodcat -u 1000 -s "$ADDR" -a / hello >/dev/null 2>&1
 ok $((! $?)) "diodcat as uid 1000 cannot read root's 0600 file"

@@ -501,6 +501,67 @@ static void test_slow_reader(void **state)
 	probe("a slow reader hanging up");
 }
 
+/* ---- stalled frames, many fids ---- */
+
+/* Clients that stop in the middle of a frame (a header cut short, a 1 MiB
+ * Twrite half sent) hold nobody else up. */
+static void test_stalled_frames(void **state)
+{
+	struct p9c *a = versioned(1u << 20), *b = attached(1u << 20), *z = p9c_connect(addr);
+	assert_non_null(z);
+	uint8_t hdr[3] = { 0x40, 0, 0 };
+	send_raw(z, hdr, sizeof hdr);			/* 3 bytes of a size */
+	send_raw(a, hdr, sizeof hdr);
+	uint32_t half = (b->msize - P9_IOHDR) / 2;
+	struct p9_msg m = { 0 };
+	uint8_t *junk = calloc(1, b->msize);
+	p9m_twrite(&m, 1, 1, 0, junk, b->msize - P9_IOHDR);
+	send_raw(b, m.data, P9_HDR + 16 + half);	/* half a Twrite */
+	p9m_free(&m);
+	free(junk);
+	for (int i = 0; i < 5; i++)
+		probe("clients stalled in the middle of a frame");
+	p9c_close(a);
+	p9c_close(b);
+	p9c_close(z);
+	probe("stalled clients hanging up");
+}
+
+/* Walk-clones until the server refuses: it must refuse (an fid table is
+ * bounded) or take them all, and stay up; clunking them all works. */
+static void test_many_fids(void **state)
+{
+	long want = test_env_long("NINEP_GARBAGE_FIDS", 200000);
+	struct p9c *c = attached(65536);
+	long made = 0, refused_at = -1;
+	struct p9_msg m = { 0 };
+	for (long base = 0; base < want && refused_at < 0; base += 100) {
+		for (long k = 0; k < 100; k++) {
+			p9m_twalk(&m, (uint16_t)(1 + k), 1, (uint32_t)(10 + base + k), 0, NULL);
+			send_raw(c, m.data, m.len);
+		}
+		for (long k = 0; k < 100; k++) {
+			struct p9_reply *r;
+			int rc = p9c_recv_any(c, &r, 10000);
+			if (rc)
+				fail_msg("walk-clone %ld: %s", base + k, strerror(-rc));
+			if (r->type == P9_RWALK)
+				made++;
+			else if (refused_at < 0)
+				refused_at = base + k;
+			p9_reply_free(r);
+		}
+	}
+	p9m_free(&m);
+	printf("# many fids: %ld made%s\n", made, refused_at >= 0 ? " before the server refused more" : "");
+	probe("many fids");
+	for (long i = 0; i < made; i++)
+		if (p9_clunk(c, (uint32_t)(10 + i)) != 0)
+			fail_msg("clunk of fid %ld failed", 10 + i);
+	p9c_close(c);
+	probe("clunking many fids");
+}
+
 static int group_setup(void **state)
 {
 	rng.s = test_seed("test-ninep-garbage");
@@ -545,6 +606,8 @@ int main(void)
 		cmocka_unit_test(test_random_bodies),
 		cmocka_unit_test(test_flush_flood),
 		cmocka_unit_test(test_slow_reader),
+		cmocka_unit_test(test_stalled_frames),
+		cmocka_unit_test(test_many_fids),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1337,6 +1337,97 @@ static void test_flush(void **state)
 	p9c_close(c);
 }
 
+/* A request that may wait (a blocking Tlock on a held range), flushed:
+ * Rflush comes (within 5 s), any reply of the Tlock before it, and the
+ * flushed lock is never granted later. */
+static void test_flush_blocked_lock(void **state)
+{
+	struct p9c *a = sess(0), *b = sess(0);
+	mkdirp(a, "flushlock", 0777);
+	mkfile(a, "flushlock/f", 0666, "x");
+	uint32_t fa = openf(a, "flushlock/f", P9_DOTL_RDWR), fb = openf(b, "flushlock/f", P9_DOTL_RDWR);
+	uint8_t st;
+	struct p9_flock l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+
+	/* B's blocking lock, then its flush */
+	struct p9_msg m = { 0 };
+	uint16_t t1 = p9c_tag(b), t2 = p9c_tag(b);
+	l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 22, "host-b");
+	l.flags = P9_LOCK_FLAGS_BLOCK;
+	p9m_tlock(&m, t1, fb, &l);
+	assert_ok(p9c_send(b, &m));
+	usleep(200000);
+	p9m_tflush(&m, t2, t1);
+	assert_ok(p9c_send(b, &m));
+	p9m_free(&m);
+	bool got1 = false, gotf = false;
+	while (!gotf) {
+		struct p9_reply *r;
+		int rc = p9c_recv_any(b, &r, 5000);
+		if (rc)
+			fail_msg("flushing a blocked Tlock: %s (no Rflush in 5 s)", strerror(-rc));
+		if (r->tag == t1) {
+			if (r->type != P9_RLOCK)
+				fail_msg("blocked Tlock answered with type %u", r->type);
+			struct p9_rd rd = p9_body(r);
+			uint8_t s1 = p9r_u8(&rd);
+			if (s1 == P9_LOCK_SUCCESS)
+				fail_msg("a Tlock on a range another client holds succeeded");
+			got1 = true;
+		} else if (r->tag == t2 && r->type == P9_RFLUSH) {
+			gotf = true;
+		} else {
+			fail_msg("unexpected reply type %u tag %u", r->type, r->tag);
+		}
+		p9_reply_free(r);
+	}
+	printf("# flush of a blocking Tlock: the Tlock was %s before the Rflush\n",
+	       got1 ? "answered (BLOCKED)" : "not answered");
+	/* A unlocks: the flushed lock must not be granted behind B's back */
+	l = lk(P9_LOCK_TYPE_UNLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	usleep(300000);
+	l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_getlock(a, fa, &l));
+	if (l.type != P9_LOCK_TYPE_UNLCK)
+		fail_msg("after its Tlock was flushed, B holds a lock (type %u, proc %u)", l.type, l.proc_id);
+	/* no late reply for t1 either */
+	struct p9_reply *r;
+	int rc = p9c_recv_any(b, &r, 300);
+	if (rc != -ETIMEDOUT)
+		fail_msg("a reply (type %u tag %u) after the Rflush", rc ? 0 : r->type, rc ? 0 : r->tag);
+
+	/* a blocking lock that the holder releases: granted (or BLOCKED, which
+	 * v9fs retries) within 5 s of the release */
+	l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	t1 = p9c_tag(b);
+	l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 22, "host-b");
+	l.flags = P9_LOCK_FLAGS_BLOCK;
+	p9m_tlock(&m, t1, fb, &l);
+	assert_ok(p9c_send(b, &m));
+	p9m_free(&m);
+	usleep(200000);
+	l = lk(P9_LOCK_TYPE_UNLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	b->timeout_ms = 5000;
+	rc = p9c_recv_tag(b, t1, &r);
+	if (rc)
+		fail_msg("a blocking Tlock after the holder unlocked: %s", strerror(-rc));
+	assert_int_equal(r->type, P9_RLOCK);
+	struct p9_rd rd = p9_body(r);
+	uint8_t s2 = p9r_u8(&rd);
+	p9_reply_free(r);
+	if (s2 != P9_LOCK_SUCCESS && s2 != P9_LOCK_BLOCKED)
+		fail_msg("blocking Tlock status %u", s2);
+	printf("# a blocking Tlock released by the holder: %s\n", s2 == P9_LOCK_SUCCESS ? "SUCCESS" : "BLOCKED");
+	p9c_close(a);
+	p9c_close(b);
+}
+
 /* ---- fids ---- */
 
 static void test_fids(void **state)
@@ -1595,6 +1686,7 @@ int main(void)
 		cmocka_unit_test(test_xattr),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_flush_blocked_lock),
 		cmocka_unit_test(test_fids),
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_read_only),
