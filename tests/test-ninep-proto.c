@@ -392,6 +392,10 @@ static void test_lopen(void **state)
 	assert_int_equal(slurp(c, "lopen/f", buf, sizeof buf, 100), 7);
 	assert_memory_equal(buf, "JellO!!", 7);
 
+	/* O_DIRECTORY of a file */
+	f = walkf(c, "lopen/f");
+	assert_errno(p9_lopen(c, f, P9_DOTL_RDONLY | P9_DOTL_DIRECTORY, NULL, NULL), ENOTDIR);
+	assert_ok(p9_clunk(c, f));
 	/* O_TRUNC empties it */
 	f = openf(c, "lopen/f", P9_DOTL_WRONLY | P9_DOTL_TRUNC);
 	assert_ok(p9_clunk(c, f));
