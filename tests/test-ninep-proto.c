@@ -58,10 +58,37 @@ static bool transport_err(int rc)
 	if (rc_ != -(e)) fail_msg("%s: want -%s, got %d (%s)", #rc, #e, rc_, \
 				  rc_ < 0 ? strerror(-rc_) : "success"); } while (0)
 
+/* Sessions a test has open, closed by the per-test teardown when a
+ * failed assertion jumped past the test's own sclose. */
+static struct p9c *open_sess[32];
+
+static void sclose(struct p9c *c)
+{
+	for (int i = 0; i < 32; i++)
+		if (open_sess[i] == c)
+			open_sess[i] = NULL;
+	p9c_close(c);
+}
+
+static int close_sessions(void **state)
+{
+	for (int i = 0; i < 32; i++)
+		if (open_sess[i]) {
+			p9c_close(open_sess[i]);
+			open_sess[i] = NULL;
+		}
+	return 0;
+}
+
 static struct p9c *sess_at(const char *a, uint32_t uid, uint32_t msize)
 {
 	struct p9c *c = p9c_session(a, msize, ROOTFID, uid, aname);
 	assert_non_null(c);
+	for (int i = 0; i < 32; i++)
+		if (!open_sess[i]) {
+			open_sess[i] = c;
+			break;
+		}
 	if (run_dir[0])
 		assert_ok(p9_walk_path(c, ROOTFID, RUNFID, run_dir, NULL));
 	return c;
@@ -202,7 +229,7 @@ static void test_version(void **state)
 	struct p9_attr a;
 	assert_lerror(p9_getattr(c, ROOTFID, P9_GETATTR_BASIC, &a));
 	assert_ok(p9_attach(c, ROOTFID, P9_NOFID, "0", aname, 0, NULL));
-	p9c_close(c);
+	sclose(c);
 
 	/* a request before Tversion is not served */
 	c = p9c_connect(addr);
@@ -211,7 +238,7 @@ static void test_version(void **state)
 	int rc = p9_attach(c, ROOTFID, P9_NOFID, "0", "", 0, NULL);
 	if (rc == 0 || rc == -ETIMEDOUT)
 		fail_msg("Tattach before Tversion: %d (want an Rlerror or a closed connection)", rc);
-	p9c_close(c);
+	sclose(c);
 }
 
 static void test_attach(void **state)
@@ -235,12 +262,12 @@ static void test_attach(void **state)
 	/* another user: n_uname is the uid, uname is only a name */
 	assert_ok(p9_attach(c, 5, P9_NOFID, "whoever", "", OTHER, &q2));
 	assert_true(q1.path == q2.path);
-	p9c_close(c);
+	sclose(c);
 
 	/* what each user creates is theirs */
 	c = sess(0);
 	mkdirp(c, "attach", 0777);
-	p9c_close(c);
+	sclose(c);
 	c = sess(OTHER);
 	uint32_t d = walkf(c, "attach");
 	assert_ok(p9_lcreate(c, d, "mine", P9_DOTL_WRONLY, 0644, OTHER, NULL, NULL));
@@ -248,13 +275,13 @@ static void test_attach(void **state)
 	struct p9_attr a = attrs(c, "attach/mine");
 	assert_int_equal(a.uid, OTHER);
 	assert_int_equal(a.gid, OTHER);
-	p9c_close(c);
+	sclose(c);
 	c = sess(0);
 	mkfile(c, "attach/roots", 0644, "");
 	a = attrs(c, "attach/roots");
 	assert_int_equal(a.uid, 0);
 	assert_int_equal(a.gid, 0);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- walk ---- */
@@ -343,7 +370,7 @@ static void test_walk(void **state)
 	uint32_t od = openf(c, "walk", P9_DOTL_RDONLY);
 	assert_lerror(p9_walk(c, od, nf, 1, path, qs, &nq));
 	assert_lerror(p9_getattr(c, nf, P9_GETATTR_BASIC, &at));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- lopen, lcreate ---- */
@@ -410,7 +437,7 @@ static void test_lopen(void **state)
 	assert_ok(p9_clunk(c, f));
 	/* an unknown fid */
 	assert_lerror(p9_lopen(c, 515151, P9_DOTL_RDONLY, &q, NULL));
-	p9c_close(c);
+	sclose(c);
 }
 
 static void test_lcreate(void **state)
@@ -449,7 +476,7 @@ static void test_lcreate(void **state)
 	assert_lerror(p9_lcreate(c, d, "y", P9_DOTL_RDWR, 0640, 0, &q, NULL));
 	assert_ok(p9_clunk(c, d));
 	assert_false(exists(c, "lcreate/y"));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- read and write ---- */
@@ -515,7 +542,7 @@ static void test_read_write(void **state)
 	assert_ok(p9_clunk(c, f));
 	free(data);
 	free(back);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- getattr, setattr ---- */
@@ -576,7 +603,7 @@ static void test_getattr(void **state)
 			assert_int_equal(b.size, 5);
 	}
 	/* qid.path is stable: same through another walk, another session, a rename */
-	p9c_close(c);
+	sclose(c);
 	c = sess(0);
 	f = walkf(c, "getattr/f");
 	assert_ok(p9_getattr(c, f, P9_GETATTR_BASIC, &b));
@@ -604,7 +631,7 @@ static void test_getattr(void **state)
 	assert_int_equal(b.size, 8);
 	/* an unknown fid */
 	assert_lerror(p9_getattr(c, 777777, P9_GETATTR_ALL, &b));
-	p9c_close(c);
+	sclose(c);
 }
 
 static void test_setattr(void **state)
@@ -704,7 +731,7 @@ static void test_setattr(void **state)
 	s.valid = P9_SETATTR_SIZE;
 	s.size = 0;
 	assert_errno(p9_setattr(c, d, &s), EISDIR);
-	p9c_close(c);
+	sclose(c);
 
 	/* the other user does not own f: no chmod, chown, chgrp, set times */
 	c = sess(OTHER);
@@ -735,7 +762,7 @@ static void test_setattr(void **state)
 	s.valid = P9_SETATTR_UID;
 	s.uid = 0;
 	assert_errno(p9_setattr(c, m, &s), EPERM);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- readdir ---- */
@@ -864,7 +891,7 @@ static void test_readdir(void **state)
 	free(offs);
 	free(again);
 	free(offs2);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- names: mkdir, mknod, symlink, readlink, link ---- */
@@ -896,7 +923,7 @@ static void test_mkdir_mknod(void **state)
 	uint32_t f = walkf(c, "mk/fifo");
 	assert_errno(p9_mkdir(c, f, "x", 0750, 0, &q), ENOTDIR);
 	assert_errno(p9_mknod(c, f, "x", S_IFIFO | 0600, 0, 0, 0, &q), ENOTDIR);
-	p9c_close(c);
+	sclose(c);
 	/* another user may not make devices */
 	c = sess(OTHER);
 	mkdirp(c, "mk/other", 0755);
@@ -904,7 +931,7 @@ static void test_mkdir_mknod(void **state)
 	assert_errno(p9_mknod(c, d, "null", S_IFCHR | 0666, 1, 3, OTHER, &q), EPERM);
 	assert_ok(p9_mknod(c, d, "fifo", S_IFIFO | 0600, 0, 0, OTHER, &q));
 	assert_int_equal(attrs(c, "mk/other/fifo").uid, OTHER);
-	p9c_close(c);
+	sclose(c);
 }
 
 static void test_symlink_link(void **state)
@@ -950,7 +977,7 @@ static void test_symlink_link(void **state)
 	char buf[16];
 	assert_int_equal(slurp(c, "ln/hard", buf, sizeof buf, 100), 4);
 	assert_memory_equal(buf, "data", 4);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- rename, renameat, unlinkat, remove ---- */
@@ -998,7 +1025,7 @@ static void test_rename(void **state)
 	assert_ok(p9_renameat(c, ad, "d1", b, "empty"));
 	assert_false(exists(c, "ren/a/d1"));
 	assert_true(exists(c, "ren/b/empty"));
-	p9c_close(c);
+	sclose(c);
 }
 
 static void test_unlinkat_remove(void **state)
@@ -1043,7 +1070,7 @@ static void test_unlinkat_remove(void **state)
 	uint32_t e = walkf(c, "rm/full");
 	assert_ok(p9_remove(c, e));
 	assert_false(exists(c, "rm/full"));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- statfs, fsync ---- */
@@ -1080,7 +1107,7 @@ static void test_statfs_fsync(void **state)
 	uint32_t od = openf(c, "sf", P9_DOTL_RDONLY);
 	assert_ok(p9_fsync(c, od, 0));
 	assert_lerror(p9_fsync(c, 909090, 0));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- xattrs ---- */
@@ -1165,18 +1192,18 @@ static void test_xattr(void **state)
 	/* a value bigger than Linux allows (64 KiB) is refused up front */
 	f = walkf(c, "xattr/f");
 	assert_lerror(p9_xattrcreate(c, f, "user.huge", 1ull << 32, 0));
-	p9c_close(c);
+	sclose(c);
 	c = sess(0);
 	/* on a directory */
 	assert_ok(xset(c, "xattr", "user.dir", "d", 1, 0));
 	assert_int_equal(xget(c, "xattr", "user.dir", buf, sizeof buf), 1);
-	p9c_close(c);
+	sclose(c);
 	/* another user cannot set user.* on root's 0644 file */
 	c = sess(OTHER);
 	int rc = xset(c, "xattr/f", "user.evil", "x", 1, 0);
 	if (rc != -EACCES && rc != -EPERM)
 		fail_msg("other user's setxattr on a 0644 root file: %d (want EACCES/EPERM)", rc);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- locks ---- */
@@ -1249,7 +1276,7 @@ static void test_lock(void **state)
 	assert_ok(p9_lock(b, fb, &l, &st));
 	assert_int_equal(st, P9_LOCK_BLOCKED);
 	/* A's connection goes away: its locks with it */
-	p9c_close(a);
+	sclose(a);
 	bool got = false;
 	for (int i = 0; i < 40 && !got; i++) {
 		l = lk(P9_LOCK_TYPE_WRLCK, 5, 1, 22, "host-b");
@@ -1265,7 +1292,7 @@ static void test_lock(void **state)
 	int rc = p9_lock(b, fb, &l, &st);
 	if (rc == 0 && st == P9_LOCK_SUCCESS)
 		fail_msg("Tlock type 7 succeeded");
-	p9c_close(b);
+	sclose(b);
 }
 
 /* ---- flush ---- */
@@ -1338,7 +1365,7 @@ static void test_flush(void **state)
 	printf("# flush: %d of 300 flushed requests were answered before their Rflush\n", answered);
 	/* the connection still works */
 	assert_ok(p9_getattr(c, f, P9_GETATTR_BASIC, &a));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* A request that may wait (a blocking Tlock on a held range), flushed:
@@ -1447,8 +1474,8 @@ static void test_flush_blocked_lock(void **state)
 	if (s2 != P9_LOCK_SUCCESS && s2 != P9_LOCK_BLOCKED)
 		fail_msg("blocking Tlock status %u", s2);
 	printf("# a blocking Tlock released by the holder: %s\n", s2 == P9_LOCK_SUCCESS ? "SUCCESS" : "BLOCKED");
-	p9c_close(a);
-	p9c_close(b);
+	sclose(a);
+	sclose(b);
 }
 
 /* ---- fids ---- */
@@ -1472,13 +1499,13 @@ static void test_fids(void **state)
 	uint32_t g = walkf(c, "");
 	assert_lerror(p9_getattr(d, g, P9_GETATTR_BASIC, &a));
 	assert_ok(p9_getattr(c, g, P9_GETATTR_BASIC, &a));
-	p9c_close(d);
+	sclose(d);
 	/* many fids on one connection */
 	for (uint32_t i = 0; i < 2000; i++)
 		assert_ok(p9_walk(c, RUNFID, 50000 + i, 0, NULL, NULL, NULL));
 	for (uint32_t i = 0; i < 2000; i++)
 		assert_ok(p9_clunk(c, 50000 + i));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- permissions between users ---- */
@@ -1494,7 +1521,7 @@ static void test_permissions(void **state)
 	/* root reads a mode 0000 file */
 	char buf[64];
 	assert_int_equal(slurp(c, "perm/none", buf, sizeof buf, 100), 6);
-	p9c_close(c);
+	sclose(c);
 
 	c = sess(OTHER);
 	uint32_t f = walkf(c, "perm/secret");
@@ -1529,11 +1556,11 @@ static void test_permissions(void **state)
 	assert_ok(p9_clunk(c, o));
 	struct p9_attr a = attrs(c, "perm/open/mine");
 	assert_int_equal(a.uid, OTHER);
-	p9c_close(c);
+	sclose(c);
 	/* root still reads it */
 	c = sess(0);
 	assert_int_equal(slurp(c, "perm/open/mine", buf, sizeof buf, 100), 1);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- a read-only replica ---- */
@@ -1548,7 +1575,7 @@ static void test_read_only(void **state)
 	mkdirp(w, "ro/d", 0755);
 	uint32_t f = openf(w, "ro/f", P9_DOTL_RDWR);
 	assert_ok(p9_fsync(w, f, 0));
-	p9c_close(w);
+	sclose(w);
 
 	/* the replica follows the writer: wait for ro/f */
 	struct p9c *c = NULL;
@@ -1557,7 +1584,7 @@ static void test_read_only(void **state)
 		assert_non_null(c);
 		if (p9_walk_path(c, ROOTFID, RUNFID, run_dir, NULL) == 0 && exists(c, "ro/f") && exists(c, "ro/d"))
 			break;
-		p9c_close(c);
+		sclose(c);
 		c = NULL;
 		usleep(100000);
 	}
@@ -1609,7 +1636,7 @@ static void test_read_only(void **state)
 	assert_true(got > 0);
 	struct p9_statfs st;
 	assert_ok(p9_statfs(c, fid, &st));
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- the Unix socket ---- */
@@ -1621,16 +1648,16 @@ static void test_unix_socket(void **state)
 	struct p9c *w = sess(0);
 	mkdirp(w, "unix", 0755);
 	mkfile(w, "unix/f", 0644, "over tcp");
-	p9c_close(w);
+	sclose(w);
 	struct p9c *c = sess_at(writer.sock, 0, 65536);
 	char buf[32];
 	assert_int_equal(slurp(c, "unix/f", buf, sizeof buf, 100), 8);
 	assert_memory_equal(buf, "over tcp", 8);
 	mkfile(c, "unix/g", 0644, "over unix");
-	p9c_close(c);
+	sclose(c);
 	c = sess(OTHER);
 	assert_int_equal(slurp(c, "unix/g", buf, sizeof buf, 100), 9);
-	p9c_close(c);
+	sclose(c);
 }
 
 /* ---- setup ---- */
@@ -1660,7 +1687,7 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(run_dir, sizeof run_dir, "run-%llx", (unsigned long long)(seed & 0xffffffffffull));
 	int rc = p9_mkdir(c, ROOTFID, run_dir, 0755, 0, NULL);
-	p9c_close(c);
+	sclose(c);
 	if (rc) {
 		printf("# mkdir %s: %s\n", run_dir, strerror(-rc));
 		return -1;
@@ -1692,28 +1719,28 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_attach),
-		cmocka_unit_test(test_walk),
-		cmocka_unit_test(test_lopen),
-		cmocka_unit_test(test_lcreate),
-		cmocka_unit_test(test_read_write),
-		cmocka_unit_test(test_getattr),
-		cmocka_unit_test(test_setattr),
-		cmocka_unit_test(test_readdir),
-		cmocka_unit_test(test_mkdir_mknod),
-		cmocka_unit_test(test_symlink_link),
-		cmocka_unit_test(test_rename),
-		cmocka_unit_test(test_unlinkat_remove),
-		cmocka_unit_test(test_statfs_fsync),
-		cmocka_unit_test(test_xattr),
-		cmocka_unit_test(test_lock),
-		cmocka_unit_test(test_flush),
-		cmocka_unit_test(test_flush_blocked_lock),
-		cmocka_unit_test(test_fids),
-		cmocka_unit_test(test_permissions),
-		cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_unix_socket),
+		cmocka_unit_test_teardown(test_version, close_sessions),
+		cmocka_unit_test_teardown(test_attach, close_sessions),
+		cmocka_unit_test_teardown(test_walk, close_sessions),
+		cmocka_unit_test_teardown(test_lopen, close_sessions),
+		cmocka_unit_test_teardown(test_lcreate, close_sessions),
+		cmocka_unit_test_teardown(test_read_write, close_sessions),
+		cmocka_unit_test_teardown(test_getattr, close_sessions),
+		cmocka_unit_test_teardown(test_setattr, close_sessions),
+		cmocka_unit_test_teardown(test_readdir, close_sessions),
+		cmocka_unit_test_teardown(test_mkdir_mknod, close_sessions),
+		cmocka_unit_test_teardown(test_symlink_link, close_sessions),
+		cmocka_unit_test_teardown(test_rename, close_sessions),
+		cmocka_unit_test_teardown(test_unlinkat_remove, close_sessions),
+		cmocka_unit_test_teardown(test_statfs_fsync, close_sessions),
+		cmocka_unit_test_teardown(test_xattr, close_sessions),
+		cmocka_unit_test_teardown(test_lock, close_sessions),
+		cmocka_unit_test_teardown(test_flush, close_sessions),
+		cmocka_unit_test_teardown(test_flush_blocked_lock, close_sessions),
+		cmocka_unit_test_teardown(test_fids, close_sessions),
+		cmocka_unit_test_teardown(test_permissions, close_sessions),
+		cmocka_unit_test_teardown(test_read_only, close_sessions),
+		cmocka_unit_test_teardown(test_unix_socket, close_sessions),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
