@@ -5,7 +5,9 @@
  * bodies (seeded; a few thousand), a flood of 10,000 Tflush for random
  * tags between real requests, and a client that pipelines 64 Treads of
  * 1 MiB without reading a reply (and one that asks for 1 GiB that way:
- * the daemon's memory stays bounded).  After each, a new connection must
+ * the daemon's memory stays bounded), clients stalled mid-frame, an fid
+ * table filled until the server refuses, and 256 blocking Tlocks waiting
+ * at once.  After each, a new connection must
  * get its Tversion answered within 2 s and the daemon must still run.
  *
  * NINEP_ADDR=HOST:PORT (and NINEP_ANAME) runs it against another server;
@@ -573,6 +575,67 @@ static void test_many_fids(void **state)
 	probe("clunking many fids");
 }
 
+/* Many requests that wait (blocking Tlocks on a range another client
+ * holds: 8 connections x 32) do not take every worker: a new client is
+ * still served, and hanging up the waiters cleans them up. */
+static void test_blocked_locks(void **state)
+{
+	struct p9c *h = attached(65536);
+	char name[32];
+	snprintf(name, sizeof name, "lk-%llx", (unsigned long long)(rng.s & 0xffffff));
+	assert_int_equal(p9_walk(h, 1, 2, 0, NULL, NULL, NULL), 0);
+	assert_int_equal(p9_lcreate(h, 2, name, P9_DOTL_RDWR, 0666, 0, NULL, NULL), 0);
+	struct p9_flock l = { .type = P9_LOCK_TYPE_WRLCK, .proc_id = 1 };
+	snprintf(l.client_id, sizeof l.client_id, "holder");
+	uint8_t st;
+	assert_int_equal(p9_lock(h, 2, &l, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	struct p9c *w[8];
+	const char *wn[] = { name };
+	int waiting = 0;
+	for (int i = 0; i < 8; i++) {
+		w[i] = attached(65536);
+		assert_int_equal(p9_walk(w[i], 1, 2, 1, wn, NULL, NULL), 0);
+		assert_int_equal(p9_lopen(w[i], 2, P9_DOTL_RDWR, NULL, NULL), 0);
+		struct p9_msg m = { 0 };
+		for (int k = 0; k < 32; k++) {
+			struct p9_flock b = { .type = P9_LOCK_TYPE_WRLCK, .flags = P9_LOCK_FLAGS_BLOCK,
+					      .proc_id = (uint32_t)(100 + 32 * i + k) };
+			snprintf(b.client_id, sizeof b.client_id, "waiter-%d", i);
+			p9m_tlock(&m, (uint16_t)(1 + k), 2, &b);
+			send_raw(w[i], m.data, m.len);
+		}
+		p9m_free(&m);
+	}
+	usleep(300000);
+	/* the ones answered at once (BLOCKED) do not wait */
+	for (int i = 0; i < 8; i++) {
+		struct p9_reply *r;
+		while (p9c_recv_any(w[i], &r, 0) == 0) {
+			if (r->type == P9_RLOCK) {
+				struct p9_rd rd = p9_body(r);
+				if (p9r_u8(&rd) == P9_LOCK_SUCCESS)
+					fail_msg("a blocking Tlock on a held range succeeded");
+			}
+			p9_reply_free(r);
+			waiting--;
+		}
+		waiting += 32;
+	}
+	printf("# blocked locks: %d of 256 blocking Tlocks still waiting\n", waiting);
+	for (int i = 0; i < 3; i++)
+		probe("256 blocking Tlocks waiting");
+	for (int i = 0; i < 8; i++)
+		p9c_close(w[i]);
+	probe("the waiters hanging up");
+	/* the holder still holds, and can unlock */
+	l.type = P9_LOCK_TYPE_UNLCK;
+	assert_int_equal(p9_lock(h, 2, &l, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	p9c_close(h);
+	probe("blocked locks");
+}
+
 static int group_setup(void **state)
 {
 	rng.s = test_seed("test-ninep-garbage");
@@ -619,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_slow_reader),
 		cmocka_unit_test(test_stalled_frames),
 		cmocka_unit_test(test_many_fids),
+		cmocka_unit_test(test_blocked_locks),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
