@@ -52,6 +52,8 @@ int proc_attach(struct ninep_req *rq, struct p9_wr *w)
 	const typeof(rq->m.u.attach) *m = &rq->m.u.attach;
 	if (m->afid != P9_NOFID)
 		return -EBADF;   /* we never hand out auth fids */
+	if (m->fid == P9_NOFID)
+		return -EINVAL;  /* NOFID names no fid */
 	if (strlen(m->aname.s) != m->aname.len || strlen(m->uname.s) != m->uname.len)
 		return -EINVAL;
 	uint32_t uid = m->n_uname;
@@ -82,9 +84,21 @@ int proc_walk(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_conn *c = rq->c;
 	const typeof(rq->m.u.walk) *m = &rq->m.u.walk;
 	uint64_t ino;
+	if (m->newfid == P9_NOFID)
+		return -EINVAL;       /* as Tattach: NOFID names no fid */
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &ino);
 	if (!f)
 		return -EBADF;
+	pthread_mutex_lock(&f->mu);
+	bool busy = f->kind != FID_PATH;
+	pthread_mutex_unlock(&f->mu);
+	if (busy) {
+		/* An xattr fid names no file to walk from.  (An open fid may be
+		 * walked from, though walk(5) forbids it: diod's client library
+		 * does it and diod serves it; moving it is refused below.) */
+		fid_put(c, f);
+		return -EBUSY;
+	}
 	struct fs_cred cr = ninep_cred(c, f);
 	struct fs_attr a;
 	struct p9_qid qids[NINEP_MAXWELEM];

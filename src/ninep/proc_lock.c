@@ -18,7 +18,9 @@
 #include "ninep/ninep_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,37 @@ static int lock_from_msg(const struct ninep_msg *m, struct fs_lock *lk)
 	return 0;
 }
 
+/* Owner id -> the client_id it came with, so that Rgetlock can name the
+ * holder (the core keeps only the id).  Informational, so a small table
+ * where a newer owner may overwrite an older one: a holder not found (or
+ * one of another frontend) is reported with an empty client_id. */
+#define LOCK_NAMES 256
+static struct {
+	uint64_t owner;
+	char id[65];
+} lock_names[LOCK_NAMES];
+static pthread_mutex_t lock_names_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void lock_name_remember(uint64_t owner, const struct p9_str *client)
+{
+	pthread_mutex_lock(&lock_names_mu);
+	unsigned i = (unsigned)(owner % LOCK_NAMES);
+	lock_names[i].owner = owner;
+	snprintf(lock_names[i].id, sizeof lock_names[i].id, "%s", client->s);
+	pthread_mutex_unlock(&lock_names_mu);
+}
+
+static void lock_name_put(struct p9_wr *w, uint64_t owner)
+{
+	char id[65] = "";
+	pthread_mutex_lock(&lock_names_mu);
+	unsigned i = (unsigned)(owner % LOCK_NAMES);
+	if (lock_names[i].owner == owner)
+		memcpy(id, lock_names[i].id, sizeof id);
+	pthread_mutex_unlock(&lock_names_mu);
+	p9_put_str(w, id, (uint16_t)strlen(id));
+}
+
 static void owner_from_msg(const struct ninep_conn *c, const struct ninep_msg *m,
 			   struct fs_lock_owner *o)
 {
@@ -74,6 +107,8 @@ static void owner_from_msg(const struct ninep_conn *c, const struct ninep_msg *m
 	o->owner = owner_id(m->u.lock.proc_id, &m->u.lock.client_id);
 	o->pid = m->u.lock.proc_id;
 	o->kind = FS_LOCK_POSIX;
+	if (m->type == P9_TLOCK && m->u.lock.type != P9_LOCK_TYPE_UNLCK)
+		lock_name_remember(o->owner, &m->u.lock.client_id);
 }
 
 static void *waiter_main(void *arg)
@@ -204,12 +239,13 @@ int proc_getlock(struct ninep_req *rq, struct p9_wr *w)
 		p9_put_u64(w, rq->m.u.lock.start);
 		p9_put_u64(w, rq->m.u.lock.length);
 		p9_put_u32(w, rq->m.u.lock.proc_id);
+		p9_put_str(w, cid->s, cid->len);
 	} else {
 		p9_put_u8(w, lk.type == F_RDLCK ? P9_LOCK_TYPE_RDLCK : P9_LOCK_TYPE_WRLCK);
 		p9_put_u64(w, lk.start);
 		p9_put_u64(w, lk.end == FS_LOCK_EOF ? 0 : lk.end - lk.start + 1);
 		p9_put_u32(w, lk.pid);
+		lock_name_put(w, lk.owner);   /* the holder's, not the asker's */
 	}
-	p9_put_str(w, cid->s, cid->len);
 	return 0;
 }

@@ -186,7 +186,9 @@ static void decode_body(struct p9_rd *r, struct ninep_msg *m)
 		break;
 	case P9_TFSYNC:
 		m->u.fsync.fid = get_u32(r);
-		m->u.fsync.datasync = get_u32(r);
+		/* Linux sends datasync[4]; diod's protocol.md and older
+		 * clients do not: then it is a full fsync. */
+		m->u.fsync.datasync = r->p < r->end ? get_u32(r) : 0;
 		break;
 	case P9_TLOCK:
 	case P9_TGETLOCK:
