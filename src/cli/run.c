@@ -24,6 +24,7 @@ struct run_opts {
 	const char *config;
 	const char *store;
 	const char *mount;
+	const char *nfs;
 	const char *checkpoint;
 	const char *socket;
 	bool read_only, allow_other, check, takeover;
@@ -33,8 +34,8 @@ struct run_opts {
 
 static int usage(FILE *f, int status)
 {
-	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
-		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
+	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--nfs ADDR:PORT]\n"
+		"                    [--read-only] [--checkpoint NAME] [--takeover] [--socket PATH]\n"
 		"                    [--allow-other] [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
@@ -46,6 +47,9 @@ static int usage(FILE *f, int status)
 		"  -s, --store URL    overrides [storage] url (default $BUCKETFS_STORE, else\n"
 		"                     %s)\n"
 		"  -m, --mount DIR    overrides [mount] dir\n"
+		"      --nfs ADDR:PORT  serve NFSv3 there (MOUNT v3 on the same port; overrides\n"
+		"                     [nfs] listen); clients: mount -t nfs -o\n"
+		"                     vers=3,proto=tcp,port=PORT,mountport=PORT HOST:/ DIR\n"
 		"  -r, --read-only    a read-only replica that follows the writer\n"
 		"      --checkpoint NAME  serve that checkpoint, read-only\n"
 		"      --takeover     start as the writer even though another writer's lease\n"
@@ -55,7 +59,8 @@ static int usage(FILE *f, int status)
 		"                     'flush', 'stats' and 'checkpoint' talk to it\n"
 		"      --allow-other  let other users use the mount\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed (today FUSE: --mount or [mount] dir).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir) or NFS\n"
+		"(--nfs or [nfs] listen).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -71,6 +76,7 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "config", required_argument, NULL, 'c' },
 		{ "store", required_argument, NULL, 's' },
 		{ "mount", required_argument, NULL, 'm' },
+		{ "nfs", required_argument, NULL, 'N' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "checkpoint", required_argument, NULL, 'C' },
 		{ "takeover", no_argument, NULL, 'T' },
@@ -89,6 +95,7 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'c': ro->config = optarg; break;
 		case 's': ro->store = optarg; break;
 		case 'm': ro->mount = optarg; break;
+		case 'N': ro->nfs = optarg; break;
 		case 'r': ro->read_only = true; break;
 		case 'C': ro->checkpoint = optarg; break;
 		case 'T': ro->takeover = true; break;
@@ -124,6 +131,8 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->url, ro->store);
 	if (ro->mount)
 		set_string(&c->mount_dir, ro->mount);
+	if (ro->nfs)
+		set_string(&c->nfs_listen, ro->nfs);
 	if (ro->read_only)
 		c->read_only = true;
 	if (ro->allow_other)
@@ -150,6 +159,9 @@ static void print_conf(const struct conf *c)
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
 	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	if (c->nfs_listen && *c->nfs_listen)
+		printf("nfs            %s, export %s%s\n", c->nfs_listen, c->nfs_export,
+		       c->nfs_read_only ? " (read-only)" : "");
 	printf("compression    %s\n", c->compression);
 	printf("cache          %s, %" PRId64 " MiB RAM, %" PRId64 " MiB disk\n",
 	       *c->cache_dir ? c->cache_dir : "(no disk tier)", c->cache_memory >> 20,

@@ -6,5 +6,6 @@
 
 const struct frontend_ops *const daemon_frontends[] = {
 	&frontend_fuse,
+	&frontend_nfs,
 	NULL,
 };

@@ -56,6 +56,7 @@ extern const struct frontend_ops *const daemon_frontends[];
 
 /* The table's entries (one adapter file each). */
 extern const struct frontend_ops frontend_fuse;
+extern const struct frontend_ops frontend_nfs;
 
 /* The hint given when nothing is enabled. */
 #define FRONTEND_NONE_MESSAGE \

@@ -201,6 +201,7 @@ void nfs_dispatch(struct nfs_req *rq)
 				  rq->conn ? net_conn_name(rq->conn) : "-");
 			rpc_reply_accepted(&rq->out, rq->call.xid, RPC_GARBAGE_ARGS);
 		} else {
+			log_debug("nfs: %s xid %08x", p->name, rq->call.xid);
 			nfs_req_cred(rq->srv, rq);
 			rpc_reply_accepted(&rq->out, rq->call.xid, RPC_SUCCESS);
 			p->exec(rq, &a);
