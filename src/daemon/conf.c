@@ -160,6 +160,13 @@ static const struct config_key schema[] = {
 	  .help = "Admit only clients on privileged ports (below 1024), as Linux's\n"
 		  "'secure' export option.  Off: user-space clients (libnfs) work too." },
 
+	{ "nfs", "async", CONFIG_BOOL, F(nfs_async), .dflt = "false",
+	  .help = "Reply to creates, removes, renames and attribute changes before\n"
+		  "they are durable (Linux's 'async' export option): faster, but a\n"
+		  "crash of the daemon may lose them although the client saw them done.\n"
+		  "false: each is committed first, as NFSv3 requires (file data is\n"
+		  "always durable at the client's COMMIT or stable WRITE either way)." },
+
 	{ "aws", "endpoint", CONFIG_STRING, F(aws_endpoint),
 	  .help = "s3:// stores: http(s)://host[:port] of the service.\n"
 		  "Unset: $AWS_ENDPOINT_URL, else AWS itself." },

@@ -37,7 +37,7 @@ struct conf {
 	/* [nfs] */
 	char *nfs_listen;          /* NULL or "": NFS off; "host:port ..." */
 	char *nfs_export;
-	bool nfs_read_only, nfs_secure;
+	bool nfs_read_only, nfs_secure, nfs_async;
 	char *nfs_clients;         /* "addr/bits ..." ("" : every client) */
 	char *nfs_squash;          /* root, none or all */
 	int64_t nfs_anon_uid, nfs_anon_gid;

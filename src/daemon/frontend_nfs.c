@@ -76,6 +76,7 @@ static int nfs_start(const struct frontend_env *env, struct frontend **out)
 		.anon_uid = (uint32_t)c->nfs_anon_uid,
 		.anon_gid = (uint32_t)c->nfs_anon_gid,
 		.secure = c->nfs_secure,
+		.async = c->nfs_async,
 	};
 	struct frontend *f = xcalloc(1, sizeof *f);
 	int r = nfs_server_start(env->fs, &o, &f->s);

@@ -38,6 +38,12 @@ struct nfs_options {
 	enum nfs_squash squash;
 	uint32_t anon_uid, anon_gid;  /* AUTH_NONE and squashed callers */
 	bool secure;                  /* only clients on ports below 1024 */
+	/* Reply to namespace and attribute changes (CREATE, MKDIR, REMOVE,
+	 * RENAME, SETATTR ...) before they are durable, as Linux's "async"
+	 * export option.  Off (the default, RFC 1813 and Linux's "sync"): each
+	 * is committed (fs_commit) before its reply, since a client never
+	 * sends COMMIT for them and fsync of a directory sends nothing. */
+	bool async;
 	unsigned workers;             /* 0: the net layer's default */
 };
 

@@ -234,6 +234,19 @@ bool nfs3_read_only(const struct nfs_req *rq)
 	return rq->srv->read_only;
 }
 
+int nfs3_commit_meta(struct nfs_req *rq, int r, uint64_t a, uint64_t b)
+{
+	if (r < 0 || rq->srv->async)
+		return r;
+	/* Either commit covers everything committed before it (one barrier,
+	 * shared with concurrent ones); the second is then free. */
+	if (a)
+		r = fs_commit(rq->srv->fs, a, 0, 0);
+	if (r == 0 && b && b != a)
+		r = fs_commit(rq->srv->fs, b, 0, 0);
+	return r;
+}
+
 void nfs3_setattr_from(const struct nfs_sattr *sa, struct fs_setattr *out)
 {
 	memset(out, 0, sizeof *out);
@@ -292,6 +305,7 @@ void nfs3_exec_setattr(struct nfs_req *rq, const union nfs_args *a)
 			sa.guard_ctime = a->setattr.guard_ctime;
 		}
 		r = fs_setattr(rq->srv->fs, &rq->cred, ino, &sa, &out, &wcc);
+		r = nfs3_commit_meta(rq, r, ino, 0);
 	}
 	xdr_put_u32(&rq->out, nfs3_status(r));
 	if (wcc.obj.pre_valid || wcc.obj.post_valid)

@@ -104,6 +104,7 @@ void nfs3_exec_create(struct nfs_req *rq, const union nfs_args *a)
 		if (r == 0 && !excl)
 			r = apply_rest(rq, sa, &obj);
 	}
+	r = nfs3_commit_meta(rq, r, dir, r == 0 ? obj.ino : 0);
 	put_diropres(rq, r, &obj, &wcc, dir);
 }
 
@@ -128,6 +129,7 @@ void nfs3_exec_mkdir(struct nfs_req *rq, const union nfs_args *a)
 			     (sa->set & FS_SET_MODE) ? sa->mode : 0755, &obj, &wcc);
 	if (r == 0)
 		r = apply_rest(rq, sa, &obj);
+	r = nfs3_commit_meta(rq, r, dir, r == 0 ? obj.ino : 0);
 	put_diropres(rq, r, &obj, &wcc, dir);
 }
 
@@ -164,6 +166,7 @@ void nfs3_exec_symlink(struct nfs_req *rq, const union nfs_args *a)
 		rest.set &= ~(unsigned)(FS_SET_SIZE); /* a symlink's size is its target's */
 		r = apply_rest(rq, &rest, &obj);
 	}
+	r = nfs3_commit_meta(rq, r, dir, r == 0 ? obj.ino : 0);
 	put_diropres(rq, r, &obj, &wcc, dir);
 }
 
@@ -222,5 +225,6 @@ void nfs3_exec_mknod(struct nfs_req *rq, const union nfs_args *a)
 			     makedev(a->mknod.major, a->mknod.minor), &obj, &wcc);
 	if (r == 0)
 		r = apply_rest(rq, sa, &obj);
+	r = nfs3_commit_meta(rq, r, dir, r == 0 ? obj.ino : 0);
 	put_diropres(rq, r, &obj, &wcc, dir);
 }

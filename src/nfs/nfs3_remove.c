@@ -40,6 +40,7 @@ void nfs3_exec_remove(struct nfs_req *rq, const union nfs_args *a)
 	int r = dirop(rq, &a->dirop, &dir, name);
 	if (r == 0)
 		r = fs_unlink(rq->srv->fs, &rq->cred, dir, name, &wcc);
+	r = nfs3_commit_meta(rq, r, dir, 0);
 	xdr_put_u32(&rq->out, nfs3_status(r));
 	put_dir_wcc(rq, &wcc.dir, dir);
 }
@@ -60,6 +61,7 @@ void nfs3_exec_rmdir(struct nfs_req *rq, const union nfs_args *a)
 		r = !strcmp(name, ".") ? -EINVAL : -ENOTEMPTY;
 	if (r == 0)
 		r = fs_rmdir(rq->srv->fs, &rq->cred, dir, name, &wcc);
+	r = nfs3_commit_meta(rq, r, dir, 0);
 	xdr_put_u32(&rq->out, nfs3_status(r));
 	put_dir_wcc(rq, &wcc.dir, dir);
 }
@@ -82,6 +84,7 @@ void nfs3_exec_rename(struct nfs_req *rq, const union nfs_args *a)
 		r = dirop(rq, &a->rename.to, &to, tname);
 	if (r == 0)
 		r = fs_rename(rq->srv->fs, &rq->cred, from, fname, to, tname, 0, &wcc);
+	r = nfs3_commit_meta(rq, r, from, to);
 	xdr_put_u32(&rq->out, nfs3_status(r));
 	put_dir_wcc(rq, &wcc.dir, from);
 	/* Into the same directory: the core reports it once, as dir. */
@@ -107,6 +110,7 @@ void nfs3_exec_link(struct nfs_req *rq, const union nfs_args *a)
 		r = dirop(rq, &a->link.to, &dir, name);
 	if (r == 0)
 		r = fs_link(rq->srv->fs, &rq->cred, ino, dir, name, &at, &wcc);
+	r = nfs3_commit_meta(rq, r, dir, ino);
 	xdr_put_u32(&rq->out, nfs3_status(r));
 	if (r == 0)
 		nfs3_put_post_attr(&rq->out, rq->srv, &at);

@@ -130,6 +130,7 @@ struct nfs_server {
 	enum nfs_squash squash;
 	uint32_t anon_uid, anon_gid;
 	bool secure;
+	bool async;
 	struct nfs_cidr *clients;
 	size_t nclients;         /* 0: everyone */
 };
@@ -254,6 +255,11 @@ int nfs3_fh_inode(struct nfs_req *rq, const struct nfs_fh *fh, uint64_t *ino,
 int nfs3_name(const struct nfs_name *n, char *buf);
 /* true when the export or the filesystem is read-only. */
 bool nfs3_read_only(const struct nfs_req *rq);
+/* After a successful namespace or attribute change: make it durable
+ * before the reply (unless the export is async).  r is the operation's
+ * result (returned as is when it failed); a and b the inodes it changed
+ * (0: none). */
+int nfs3_commit_meta(struct nfs_req *rq, int r, uint64_t a, uint64_t b);
 /* sattr -> struct fs_setattr (valid 0 when nothing is set). */
 void nfs3_setattr_from(const struct nfs_sattr *sa, struct fs_setattr *out);
 

@@ -301,6 +301,7 @@ int nfs_server_start(struct fs *fs, const struct nfs_options *o, struct nfs_serv
 	s->anon_uid = o->anon_uid;
 	s->anon_gid = o->anon_gid;
 	s->secure = o->secure;
+	s->async = o->async;
 	s->handles.fsid = fs_fsid(fs);
 	fs_handle_key(fs, s->handles.key);
 	int r = nfs_clients_parse(s, o->clients);
