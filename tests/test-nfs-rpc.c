@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -484,6 +485,124 @@ static void test_pipelined(void **state)
 	rig_stop(&g);
 }
 
+/* READDIR pages through a directory with the core's cookies: every name
+ * once, eof on the last page; a resumed listing with another verifier is
+ * BAD_COOKIE, a count too small for one entry TOOSMALL.  READDIRPLUS
+ * hands out handles that work. */
+static void test_readdir(void **state)
+{
+	struct rig g;
+	rig_start(&g, false);
+	int fd = dial(g.port);
+	struct nfs_fh root;
+	mnt_root(fd, &root);
+	enum { N = 60 };
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "entry-%03d", i);
+		fsfix_mk(&g.f, &FSFIX_ROOT, FS_ROOT_INO, name, S_IFREG | 0644);
+	}
+	uint64_t verf;
+	assert_int_equal(fs_readdir_verifier(g.f.fs, FS_ROOT_INO, &verf), 0);
+	struct buf b = BUF_INIT;
+	struct reply r;
+	int seen[N] = { 0 }, pages = 0, dots = 0;
+	uint64_t cookie = 0, cverf = 0;
+	bool eof = false;
+	while (!eof) {
+		call_begin(&b, 60, NFS_PROGRAM, 3, 16, RPC_AUTH_SYS);
+		nfs3_put_fh(&b, &root);
+		xdr_put_u64(&b, cookie);
+		xdr_put_u64(&b, cverf);
+		xdr_put_u32(&b, 512);
+		roundtrip(fd, &b, &r);
+		assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+		assert_true(xdr_bool(&r.x));
+		xdr_fixed(&r.x, NFS3_FATTR_BYTES);
+		cverf = xdr_u64(&r.x);
+		assert_int_equal(cverf, verf);
+		int here = 0;
+		while (xdr_bool(&r.x)) {
+			xdr_u64(&r.x);
+			uint32_t len;
+			const uint8_t *p = xdr_opaque(&r.x, 255, &len);
+			cookie = xdr_u64(&r.x);
+			assert_false(r.x.err);
+			here++;
+			int i;
+			if (len == 9 && sscanf((const char *)p, "entry-%03d", &i) == 1)
+				seen[i]++;
+			else
+				dots++;
+		}
+		eof = xdr_bool(&r.x);
+		assert_false(r.x.err);
+		assert_int_equal(xdr_left(&r.x), 0);
+		assert_true(here > 0);
+		assert_true(r.x.p - r.rec <= 512 + 28); /* count bounds the reply */
+		free(r.rec);
+		pages++;
+		assert_true(pages < 100);
+	}
+	assert_true(pages > 2);
+	assert_int_equal(dots, 2);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(seen[i], 1);
+
+	call_begin(&b, 61, NFS_PROGRAM, 3, 16, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &root);
+	xdr_put_u64(&b, 3);
+	xdr_put_u64(&b, verf + 1);
+	xdr_put_u32(&b, 4096);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3ERR_BAD_COOKIE);
+	free(r.rec);
+
+	call_begin(&b, 62, NFS_PROGRAM, 3, 16, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &root);
+	xdr_put_u64(&b, 0);
+	xdr_put_u64(&b, 0);
+	xdr_put_u32(&b, 100);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3ERR_TOOSMALL);
+	free(r.rec);
+
+	/* READDIRPLUS: the first real entry's handle works for GETATTR */
+	call_begin(&b, 63, NFS_PROGRAM, 3, 17, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &root);
+	xdr_put_u64(&b, 2);
+	xdr_put_u64(&b, verf);
+	xdr_put_u32(&b, 4096);
+	xdr_put_u32(&b, 8192);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+	assert_true(xdr_bool(&r.x));
+	xdr_fixed(&r.x, NFS3_FATTR_BYTES);
+	xdr_u64(&r.x);
+	assert_true(xdr_bool(&r.x));
+	uint64_t fileid = xdr_u64(&r.x);
+	uint32_t len;
+	xdr_opaque(&r.x, 255, &len);
+	xdr_u64(&r.x);
+	assert_true(xdr_bool(&r.x));
+	xdr_fixed(&r.x, NFS3_FATTR_BYTES);
+	assert_true(xdr_bool(&r.x));
+	struct nfs_fh fh;
+	nfs_dec_fh(&r.x, &fh);
+	assert_false(r.x.err);
+	free(r.rec);
+	call_begin(&b, 64, NFS_PROGRAM, 3, 1, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &fh);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+	xdr_fixed(&r.x, 4 * 5 + 8 * 4);
+	assert_int_equal(xdr_u64(&r.x), fileid);
+	free(r.rec);
+	close(fd);
+	buf_free(&b);
+	rig_stop(&g);
+}
+
 /* A read-only export: a mutation is ROFS, with the directory's wcc. */
 static void test_read_only(void **state)
 {
@@ -519,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_errors),
 		cmocka_unit_test(test_oversized_record),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_readdir),
 		cmocka_unit_test(test_read_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

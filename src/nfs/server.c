@@ -231,8 +231,8 @@ static int nfs_serve(struct net_conn *c, void *arg)
 		uint8_t *rec;
 		size_t len;
 		int r = rpc_record_read(conn_read, c, RPC_RECORD_MAX, &rec, &len);
-		if (r == 0)
-			return 0;
+		if (r == 0 || r == -ECONNRESET)
+			return 0; /* clients (libnfs) often end with a reset */
 		if (r == -EMSGSIZE)
 			log_warn("nfs: %s sent a record over %u bytes: closing", net_conn_name(c),
 				 RPC_RECORD_MAX);
