@@ -113,8 +113,33 @@ void nfs3_put_wcc(struct buf *b, const struct nfs_server *s, const struct fs_wcc
 
 void nfs3_put_wcc_ino(struct buf *b, const struct nfs_server *s, uint64_t ino)
 {
-	xdr_put_bool(b, false);
-	nfs3_put_post_attr_ino(b, s, ino);
+	struct fs_wcc w;
+	memset(&w, 0, sizeof w);
+	if (ino && fs_getattr(s->fs, ino, &w.post) == 0) {
+		/* nothing was changed: before is after */
+		w.post_valid = w.pre_valid = true;
+		w.pre_size = w.post.size;
+		w.pre_mtime = w.post.mtime;
+		w.pre_ctime = w.post.ctime;
+	}
+	nfs3_put_wcc(b, s, &w);
+}
+
+void nfs3_put_wcc_of(struct buf *b, const struct nfs_server *s, const struct fs_wcc *w,
+		     uint64_t ino)
+{
+	if (!w->post_valid) {
+		nfs3_put_wcc_ino(b, s, ino);
+		return;
+	}
+	struct fs_wcc full = *w;
+	if (!full.pre_valid) { /* a failed operation: post = pre */
+		full.pre_valid = true;
+		full.pre_size = full.post.size;
+		full.pre_mtime = full.post.mtime;
+		full.pre_ctime = full.post.ctime;
+	}
+	nfs3_put_wcc(b, s, &full);
 }
 
 void nfs3_put_fh(struct buf *b, const struct nfs_fh *fh)
@@ -308,8 +333,5 @@ void nfs3_exec_setattr(struct nfs_req *rq, const union nfs_args *a)
 		r = nfs3_commit_meta(rq, r, ino, 0);
 	}
 	xdr_put_u32(&rq->out, nfs3_status(r));
-	if (wcc.obj.pre_valid || wcc.obj.post_valid)
-		nfs3_put_wcc(&rq->out, rq->srv, &wcc.obj);
-	else
-		nfs3_put_wcc_ino(&rq->out, rq->srv, ino);
+	nfs3_put_wcc_of(&rq->out, rq->srv, &wcc.obj, ino);
 }

@@ -28,10 +28,7 @@ static void put_diropres(struct nfs_req *rq, int r, const struct fs_attr *obj,
 		nfs3_put_post_fh(&rq->out, s, obj);
 		nfs3_put_post_attr(&rq->out, s, obj);
 	}
-	if (wcc->dir.pre_valid || wcc->dir.post_valid)
-		nfs3_put_wcc(&rq->out, s, &wcc->dir);
-	else
-		nfs3_put_wcc_ino(&rq->out, s, dir);
+	nfs3_put_wcc_of(&rq->out, s, &wcc->dir, dir);
 }
 
 /* Resolve the directory and name; read-only exports stop here. */

@@ -99,10 +99,7 @@ void nfs3_exec_write(struct nfs_req *rq, const union nfs_args *a)
 		committed = STABLE_FILE_SYNC;
 	}
 	xdr_put_u32(&rq->out, nfs3_status(r));
-	if (wcc.obj.pre_valid || wcc.obj.post_valid)
-		nfs3_put_wcc(&rq->out, s, &wcc.obj);
-	else
-		nfs3_put_wcc_ino(&rq->out, s, ino);
+	nfs3_put_wcc_of(&rq->out, s, &wcc.obj, ino);
 	if (r == 0) {
 		uint8_t verf[8];
 		fs_write_verifier(s->fs, verf);

@@ -9,10 +9,7 @@
 /* wcc of dir from the core, or (it never got there) fetched now. */
 static void put_dir_wcc(struct nfs_req *rq, const struct fs_wcc *w, uint64_t dir)
 {
-	if (w->pre_valid || w->post_valid)
-		nfs3_put_wcc(&rq->out, rq->srv, w);
-	else
-		nfs3_put_wcc_ino(&rq->out, rq->srv, dir);
+	nfs3_put_wcc_of(&rq->out, rq->srv, w, dir);
 }
 
 static int dirop(struct nfs_req *rq, const struct nfs_diropargs *d, uint64_t *dir, char *name)
@@ -82,6 +79,9 @@ void nfs3_exec_rename(struct nfs_req *rq, const union nfs_args *a)
 	int r = dirop(rq, &a->rename.from, &from, fname);
 	if (r == 0)
 		r = dirop(rq, &a->rename.to, &to, tname);
+	if (r == 0 && (!strcmp(fname, ".") || !strcmp(fname, "..") || !strcmp(tname, ".") ||
+		       !strcmp(tname, "..")))
+		r = -EINVAL; /* as knfsd */
 	if (r == 0)
 		r = fs_rename(rq->srv->fs, &rq->cred, from, fname, to, tname, 0, &wcc);
 	r = nfs3_commit_meta(rq, r, from, to);

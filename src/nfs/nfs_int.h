@@ -240,9 +240,15 @@ void nfs3_put_post_attr(struct buf *b, const struct nfs_server *s, const struct 
 /* post_op_attr of ino fetched now (none if it is gone). */
 void nfs3_put_post_attr_ino(struct buf *b, const struct nfs_server *s, uint64_t ino);
 void nfs3_put_wcc(struct buf *b, const struct nfs_server *s, const struct fs_wcc *w);
-/* wcc_data of an inode the operation never reached (read-only export, a
- * bad name): no pre-op, post-op fetched now.  ino 0: neither. */
+/* wcc_data of an inode the operation did not change (read-only export, a
+ * bad name): its attributes now, as both pre-op and post-op.  ino 0 (or
+ * gone): neither. */
 void nfs3_put_wcc_ino(struct buf *b, const struct nfs_server *s, uint64_t ino);
+/* The core's wcc of ino; where the core reported none (it never got to
+ * the inode) or no pre-op (a failure: post = pre), completed so that
+ * every reply carries both, as the Linux client likes best. */
+void nfs3_put_wcc_of(struct buf *b, const struct nfs_server *s, const struct fs_wcc *w,
+		     uint64_t ino);
 void nfs3_put_fh(struct buf *b, const struct nfs_fh *fh);
 void nfs3_put_post_fh(struct buf *b, const struct nfs_server *s, const struct fs_attr *a);
 
