@@ -33,14 +33,17 @@ struct rig {
 	int port;
 };
 
-static void rig_start(struct rig *r, bool read_only)
+static void rig_start_export(struct rig *r, bool read_only, const char *export_path)
 {
 	fsfix_init(&r->f, "nfs-rpc");
+	if (export_path)
+		fsfix_mk(&r->f, &FSFIX_ROOT, FS_ROOT_INO, export_path + 1, S_IFDIR | 0755);
 	const char *listen[] = { "127.0.0.1:0", NULL };
 	const char *clients[] = { "127.0.0.1/8", NULL };
 	struct nfs_options o = {
 		.listen = listen, .clients = clients, .squash = NFS_SQUASH_NONE,
 		.anon_uid = 65534, .anon_gid = 65534, .read_only = read_only,
+		.export_path = export_path,
 	};
 	assert_int_equal(nfs_server_start(r->f.fs, &o, &r->s), 0);
 	r->port = nfs_server_port(r->s, 0);
@@ -48,6 +51,11 @@ static void rig_start(struct rig *r, bool read_only)
 	char d[128];
 	nfs_server_describe(r->s, d, sizeof d);
 	assert_non_null(strstr(d, "127.0.0.1:"));
+}
+
+static void rig_start(struct rig *r, bool read_only)
+{
+	rig_start_export(r, read_only, NULL);
 }
 
 static void rig_stop(struct rig *r)
@@ -603,6 +611,75 @@ static void test_readdir(void **state)
 	rig_stop(&g);
 }
 
+/* An export below the root: MNT of "/" is refused, MNT of it works, and
+ * neither LOOKUP ".." nor READDIRPLUS's ".." leads out of it. */
+static void test_sub_export(void **state)
+{
+	struct rig g;
+	rig_start_export(&g, false, "/sub");
+	int fd = dial(g.port);
+	struct buf b = BUF_INIT;
+	struct reply r;
+	call_begin(&b, 70, MOUNT_PROGRAM, 3, 1, RPC_AUTH_SYS);
+	xdr_put_opaque(&b, "/", 1);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), 2); /* MNT3ERR_NOENT */
+	free(r.rec);
+	call_begin(&b, 71, MOUNT_PROGRAM, 3, 1, RPC_AUTH_SYS);
+	xdr_put_opaque(&b, "/sub", 4);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), 0);
+	struct nfs_fh top;
+	nfs_dec_fh(&r.x, &top);
+	free(r.rec);
+	uint64_t sub_ino = be64_get(top.data + 12);
+	assert_int_not_equal(sub_ino, FS_ROOT_INO);
+
+	call_begin(&b, 72, NFS_PROGRAM, 3, 3, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &top);
+	xdr_put_opaque(&b, "..", 2);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+	struct nfs_fh up;
+	nfs_dec_fh(&r.x, &up);
+	assert_int_equal(be64_get(up.data + 12), sub_ino);
+	free(r.rec);
+
+	call_begin(&b, 73, NFS_PROGRAM, 3, 17, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &top);
+	xdr_put_u64(&b, 0);
+	xdr_put_u64(&b, 0);
+	xdr_put_u32(&b, 4096);
+	xdr_put_u32(&b, 8192);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+	assert_true(xdr_bool(&r.x));
+	xdr_fixed(&r.x, NFS3_FATTR_BYTES);
+	xdr_u64(&r.x);
+	int entries = 0;
+	while (xdr_bool(&r.x) && !r.x.err) {
+		uint64_t fileid = xdr_u64(&r.x);
+		uint32_t len;
+		const uint8_t *name = xdr_opaque(&r.x, 255, &len);
+		xdr_u64(&r.x);
+		if (xdr_bool(&r.x))
+			xdr_fixed(&r.x, NFS3_FATTR_BYTES);
+		struct nfs_fh fh = { 0 };
+		if (xdr_bool(&r.x))
+			nfs_dec_fh(&r.x, &fh);
+		assert_false(r.x.err);
+		assert_int_equal(fileid, sub_ino); /* "." and "..": both the export */
+		assert_int_equal(be64_get(fh.data + 12), sub_ino);
+		assert_true(len <= 2 && name[0] == '.');
+		entries++;
+	}
+	assert_int_equal(entries, 2);
+	free(r.rec);
+	close(fd);
+	buf_free(&b);
+	rig_stop(&g);
+}
+
 /* A read-only export: a mutation is ROFS, with the directory's wcc. */
 static void test_read_only(void **state)
 {
@@ -640,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_record),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_readdir),
+		cmocka_unit_test(test_sub_export),
 		cmocka_unit_test(test_read_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,8 @@ struct listing {
 	unsigned entries;
 	bool full;           /* stopped for want of room */
 	bool plus;
+	const struct fs_attr *self; /* the export's root being listed: its ".."
+				       is itself, as LOOKUP says (NULL: not) */
 };
 
 static size_t entry_bytes(size_t namelen)
@@ -64,6 +66,8 @@ static int on_entry(void *arg, const char *name, uint64_t ino, uint32_t type,
 	struct listing *l = arg;
 	if (!fits(l, entry_bytes(strlen(name)), 0))
 		return 1;
+	if (l->self && !strcmp(name, ".."))
+		ino = l->self->ino;
 	put_entry_head(&l->rq->out, name, ino);
 	xdr_put_u64(&l->rq->out, next_cookie);
 	return 0;
@@ -77,6 +81,8 @@ static int on_entry_plus(void *arg, const char *name, const struct fs_attr *a,
 	if (!fits(l, dirbytes + 4 + NFS3_FATTR_BYTES + NFS3_POST_OP_FH_BYTES, dirbytes))
 		return 1;
 	struct buf *b = &l->rq->out;
+	if (l->self && !strcmp(name, ".."))
+		a = l->self; /* never a handle out of the export */
 	put_entry_head(b, name, a->ino);
 	xdr_put_u64(b, next_cookie);
 	nfs3_put_post_attr(b, l->rq->srv, a);
@@ -131,6 +137,7 @@ static void exec_common(struct nfs_req *rq, const union nfs_args *a, bool plus)
 	struct listing l = {
 		.rq = rq, .limit = max - DIR_REPLY_FIXED, .plus = plus,
 		.dirlimit = plus ? a->readdir.dircount : 0, /* 0: no bound of its own */
+		.self = ino == s->export_ino ? &at : NULL,
 	};
 	r = plus ? fs_readdirplus(s->fs, &rq->cred, ino, a->readdir.cookie, on_entry_plus, &l)
 		 : fs_readdir(s->fs, &rq->cred, ino, a->readdir.cookie, on_entry, &l);
