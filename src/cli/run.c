@@ -24,6 +24,7 @@ struct run_opts {
 	const char *config;
 	const char *store;
 	const char *mount;
+	const char *nfs;
 	const char *checkpoint;
 	const char *socket;
 	const char *ninep, *ninep_socket;
@@ -37,8 +38,8 @@ static int usage(FILE *f, int status)
 {
 	fprintf(f, "usage: bucketfs run [-c FILE] [--store URL] [--mount DIR] [--read-only]\n"
 		"                    [--checkpoint NAME] [--takeover] [--socket PATH]\n"
+		"                    [--nfs ADDR:PORT] [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
 		"                    [--nbd ADDR:PORT] [--nbd-socket PATH]\n"
-		"                    [--ninep ADDR:PORT] [--ninep-socket PATH]\n"
 		"                    [--allow-other] [--check]\n\n"
 		"Serve the filesystem of a store (mounted with FUSE at --mount DIR) until\n"
 		"SIGINT, SIGTERM or an unmount.  It always runs in the foreground\n"
@@ -50,6 +51,9 @@ static int usage(FILE *f, int status)
 		"  -s, --store URL    overrides [storage] url (default $BUCKETFS_STORE, else\n"
 		"                     %s)\n"
 		"  -m, --mount DIR    overrides [mount] dir\n"
+		"      --nfs ADDR:PORT  serve NFSv3 there (MOUNT v3 on the same port; overrides\n"
+		"                     [nfs] listen); clients: mount -t nfs -o\n"
+		"                     vers=3,proto=tcp,port=PORT,mountport=PORT HOST:/ DIR\n"
 		"  -r, --read-only    a read-only replica that follows the writer\n"
 		"      --checkpoint NAME  serve that checkpoint, read-only\n"
 		"      --takeover     start as the writer even though another writer's lease\n"
@@ -67,8 +71,9 @@ static int usage(FILE *f, int status)
 		"      --ninep-socket PATH  serve 9P2000.L on this Unix socket (overrides\n"
 		"                     [ninep] socket)\n"
 		"      --check        load and check the configuration, print it, and exit\n\n"
-		"At least one frontend is needed: FUSE (--mount or [mount] dir), NBD\n"
-		"(--nbd, --nbd-socket or [nbd]) or 9P (--ninep, --ninep-socket or [ninep]).\n"
+		"At least one frontend is needed: FUSE (--mount or [mount] dir), NFS\n"
+		"(--nfs or [nfs] listen), 9P (--ninep, --ninep-socket or [ninep]) or NBD\n"
+		"(--nbd, --nbd-socket or [nbd]).\n"
 		"A writer refuses to start while another writer of the store is alive\n"
 		"(its lease, refreshed every [filesystem] lease_interval); --takeover fences\n"
 		"it out.  A store without a filesystem gets a new one.  The password comes from\n"
@@ -77,6 +82,11 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
+/* Long-only options, past every char so none can collide with another. */
+enum {
+	OPT_NFS = 256, OPT_NINEP, OPT_NINEP_SOCKET, OPT_NBD, OPT_NBD_SOCKET,
+};
+
 /* false to go on; true to exit with *status (help: 0, usage error: 2). */
 static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 {
@@ -84,15 +94,16 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		{ "config", required_argument, NULL, 'c' },
 		{ "store", required_argument, NULL, 's' },
 		{ "mount", required_argument, NULL, 'm' },
+		{ "nfs", required_argument, NULL, OPT_NFS },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "checkpoint", required_argument, NULL, 'C' },
 		{ "takeover", no_argument, NULL, 'T' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "allow-other", no_argument, NULL, 'a' },
-		{ "ninep", required_argument, NULL, '9' },
-		{ "ninep-socket", required_argument, NULL, 'P' },
-		{ "nbd", required_argument, NULL, 'N' },
-		{ "nbd-socket", required_argument, NULL, 'U' },
+		{ "ninep", required_argument, NULL, OPT_NINEP },
+		{ "ninep-socket", required_argument, NULL, OPT_NINEP_SOCKET },
+		{ "nbd", required_argument, NULL, OPT_NBD },
+		{ "nbd-socket", required_argument, NULL, OPT_NBD_SOCKET },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -106,15 +117,16 @@ static bool parse_opts(int argc, char **argv, struct run_opts *ro, int *status)
 		case 'c': ro->config = optarg; break;
 		case 's': ro->store = optarg; break;
 		case 'm': ro->mount = optarg; break;
+		case OPT_NFS: ro->nfs = optarg; break;
 		case 'r': ro->read_only = true; break;
 		case 'C': ro->checkpoint = optarg; break;
 		case 'T': ro->takeover = true; break;
 		case 'S': ro->socket = optarg; break;
 		case 'a': ro->allow_other = true; break;
-		case '9': ro->ninep = optarg; break;
-		case 'P': ro->ninep_socket = optarg; break;
-		case 'N': ro->nbd = optarg; break;
-		case 'U': ro->nbd_socket = optarg; break;
+		case OPT_NINEP: ro->ninep = optarg; break;
+		case OPT_NINEP_SOCKET: ro->ninep_socket = optarg; break;
+		case OPT_NBD: ro->nbd = optarg; break;
+		case OPT_NBD_SOCKET: ro->nbd_socket = optarg; break;
 		case 'f': break;
 		case 'k': ro->check = true; break;
 		case 'h': *status = usage(stdout, 0); return true;
@@ -145,6 +157,8 @@ static void apply_opts(const struct run_opts *ro, struct conf *c)
 		set_string(&c->url, ro->store);
 	if (ro->mount)
 		set_string(&c->mount_dir, ro->mount);
+	if (ro->nfs)
+		set_string(&c->nfs_listen, ro->nfs);
 	if (ro->read_only)
 		c->read_only = true;
 	if (ro->allow_other)
@@ -179,6 +193,9 @@ static void print_conf(const struct conf *c)
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
 	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	if (c->nfs_listen && *c->nfs_listen)
+		printf("nfs            %s, export %s%s\n", c->nfs_listen, c->nfs_export,
+		       c->nfs_read_only ? " (read-only)" : "");
 	if (c->ninep_listen || c->ninep_socket)
 		printf("9p             %s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
 		       c->ninep_listen && c->ninep_socket ? ", " : "",

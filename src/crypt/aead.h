@@ -23,6 +23,8 @@
 enum crypt_domain {
 	CRYPT_DOMAIN_DATA = 1, /* file data frames in segments */
 	CRYPT_DOMAIN_META = 2, /* LSM blocks and manifests */
+	CRYPT_DOMAIN_NFS_HANDLES = 3, /* the NFS file handles' MAC (derived from the
+				     data-domain subkey: data_subkey) */
 };
 
 /* Initialise libsodium; call once before anything else here (idempotent,

@@ -46,6 +46,13 @@ static const char *check_not_empty(const void *field)
 	return *s ? NULL : "must not be empty";
 }
 
+static const char *check_squash(const void *field)
+{
+	const char *s = *(char *const *)field;
+	return !strcmp(s, "root") || !strcmp(s, "none") || !strcmp(s, "all")
+		       ? NULL : "unknown squash (expected root, none or all)";
+}
+
 #define F(x) offsetof(struct conf, x)
 
 static const struct config_key schema[] = {
@@ -149,6 +156,38 @@ static const struct config_key schema[] = {
 	  .help = "The same on a Unix socket at this path (mode 0660).  Unset: none.\n"
 		  "--nbd-socket PATH sets it.  Make an export with e.g.\n"
 		  "'truncate -s 10G MOUNT/.nbd/disk1' through any frontend." },
+	{ "nfs", "listen", CONFIG_STRING, F(nfs_listen),
+	  .help = "Serve NFSv3 (and MOUNT v3, on the same port: no portmapper) on\n"
+		  "these addresses, e.g. \"127.0.0.1:2049\" or \"0.0.0.0:2049 [::]:2049\".\n"
+		  "Unset or \"\": no NFS.  --nfs ADDR:PORT sets it.  Clients mount with\n"
+		  "mount -t nfs -o vers=3,proto=tcp,port=P,mountport=P HOST:/ DIR" },
+	{ "nfs", "export", CONFIG_STRING, F(nfs_export), .dflt = "/", .check = check_not_empty,
+	  .help = "The directory of the filesystem that clients mount (MNT of it or\n"
+		  "of a directory below it)." },
+	{ "nfs", "read_only", CONFIG_BOOL, F(nfs_read_only), .dflt = "false",
+	  .help = "Every change over NFS fails with NFS3ERR_ROFS." },
+	{ "nfs", "clients", CONFIG_STRING, F(nfs_clients), .dflt = "",
+	  .help = "The client addresses admitted, ADDR or ADDR/BITS separated by\n"
+		  "spaces or commas, e.g. \"127.0.0.1/32 192.0.2.0/24 ::1\".  \"\": every\n"
+		  "client that reaches the listen address (so keep that on loopback or\n"
+		  "a private network, or list the clients here)." },
+	{ "nfs", "squash", CONFIG_STRING, F(nfs_squash), .dflt = "root", .check = check_squash,
+	  .help = "root: uid 0 and gid 0 become anon_uid/anon_gid (Linux's root_squash);\n"
+		  "none: credentials as the client sends them; all: every caller is anon." },
+	{ "nfs", "anon_uid", CONFIG_INT, F(nfs_anon_uid), .min = 0, .max = 4294967295LL,
+	  .dflt = "65534", .help = "The uid of squashed and AUTH_NONE callers." },
+	{ "nfs", "anon_gid", CONFIG_INT, F(nfs_anon_gid), .min = 0, .max = 4294967295LL,
+	  .dflt = "65534", .help = "The gid of squashed and AUTH_NONE callers." },
+	{ "nfs", "secure", CONFIG_BOOL, F(nfs_secure), .dflt = "false",
+	  .help = "Admit only clients on privileged ports (below 1024), as Linux's\n"
+		  "'secure' export option.  Off: user-space clients (libnfs) work too." },
+
+	{ "nfs", "async", CONFIG_BOOL, F(nfs_async), .dflt = "false",
+	  .help = "Reply to creates, removes, renames and attribute changes before\n"
+		  "they are durable (Linux's 'async' export option): faster, but a\n"
+		  "crash of the daemon may lose them although the client saw them done.\n"
+		  "false: each is committed first, as NFSv3 requires (file data is\n"
+		  "always durable at the client's COMMIT or stable WRITE either way)." },
 
 	{ "aws", "endpoint", CONFIG_STRING, F(aws_endpoint),
 	  .help = "s3:// stores: http(s)://host[:port] of the service.\n"

@@ -40,6 +40,13 @@ struct conf {
 	int64_t ninep_socket_mode, ninep_msize;
 	/* [nbd] (off unless listen or socket is set) */
 	char *nbd_listen, *nbd_socket;
+	/* [nfs] */
+	char *nfs_listen;          /* NULL or "": NFS off; "host:port ..." */
+	char *nfs_export;
+	bool nfs_read_only, nfs_secure, nfs_async;
+	char *nfs_clients;         /* "addr/bits ..." ("" : every client) */
+	char *nfs_squash;          /* root, none or all */
+	int64_t nfs_anon_uid, nfs_anon_gid;
 	/* [aws] (override the AWS_* environment for s3:// stores) */
 	char *aws_endpoint, *aws_region, *aws_access_key_id, *aws_secret_access_key;
 	char *aws_session_token;

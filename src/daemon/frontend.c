@@ -8,5 +8,6 @@ const struct frontend_ops *const daemon_frontends[] = {
 	&frontend_fuse,
 	&frontend_ninep,
 	&frontend_nbd,
+	&frontend_nfs,
 	NULL,
 };

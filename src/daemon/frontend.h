@@ -58,6 +58,7 @@ extern const struct frontend_ops *const daemon_frontends[];
 extern const struct frontend_ops frontend_fuse;
 extern const struct frontend_ops frontend_ninep;
 extern const struct frontend_ops frontend_nbd;
+extern const struct frontend_ops frontend_nfs;
 
 /* The hint given when nothing is enabled. */
 #define FRONTEND_NONE_MESSAGE \

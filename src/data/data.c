@@ -59,6 +59,11 @@ uint64_t data_lineage(const struct data *d)
 	return d->epoch;
 }
 
+void data_subkey(const struct data *d, enum crypt_domain domain, uint8_t out[CRYPT_KEY_BYTES])
+{
+	crypt_subkey(d->key, domain, out);
+}
+
 /* ---- segment table ---- */
 
 static size_t seg_bucket(const struct data *d, uint64_t epoch, uint64_t counter)

@@ -81,6 +81,9 @@ int data_close(struct data *d);
 
 /* This incarnation's lineage: tag writes with it, ask barriers for it. */
 uint64_t data_lineage(const struct data *d);
+/* A key of its own for domain, derived from the data-domain subkey (the
+ * NFS handles' MAC key): the same for every open of the store. */
+void data_subkey(const struct data *d, enum crypt_domain domain, uint8_t out[CRYPT_KEY_BYTES]);
 
 /* ---- changes ---- */
 struct data_txn *data_txn_new(struct data *d);

@@ -111,6 +111,11 @@ void fs_write_verifier(struct fs *fs, uint8_t out[8])
 	memcpy(out, fs->verifier, 8);
 }
 
+void fs_handle_key(struct fs *fs, uint8_t out[32])
+{
+	data_subkey(fs->data, CRYPT_DOMAIN_NFS_HANDLES, out);
+}
+
 int fs_open(const struct fs_options *o, struct fs **out)
 {
 	struct fs *fs = xcalloc(1, sizeof *fs);

@@ -198,6 +198,10 @@ uint64_t fs_fsid(struct fs *fs);
 /* 8 random bytes chosen at fs_open: they change on every restart, so an
  * NFS client knows to resend writes not yet committed (WRITE/COMMIT verf). */
 void fs_write_verifier(struct fs *fs, uint8_t out[8]);
+/* The key of the NFS handles' MAC: derived from the data key for the domain
+ * "nfs handles", so it is the same on every open of the store (a handle
+ * outlives a restart) and unknown to anyone without the password. */
+void fs_handle_key(struct fs *fs, uint8_t out[32]);
 /* getattr of a handle: -ESTALE if the inode is gone (deleted, or unlinked
  * and not open) or its generation is not gen. */
 int fs_getattr_handle(struct fs *fs, uint64_t ino, uint64_t gen, struct fs_attr *out);
