@@ -57,6 +57,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libbucketfs.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbucketfs.a $(LIBS) $(TESTLIBS)
 
+# The NFS tests are clients: libnfs (Debian libnfs-dev).
+$(BUILD)/tests/test-nfs-proc $(BUILD)/tests/helper-nfs-verf: TESTLIBS += -lnfs
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbucketfs.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbucketfs.a $(LIBS)
