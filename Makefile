@@ -58,7 +58,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libbucketfs.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbucketfs.a $(LIBS) $(TESTLIBS)
 
 # The NFS tests are clients: libnfs (Debian libnfs-dev).
-$(BUILD)/tests/test-nfs-proc $(BUILD)/tests/helper-nfs-verf: TESTLIBS += -lnfs
+$(BUILD)/tests/test-nfs-proc $(BUILD)/tests/helper-nfs: TESTLIBS += -lnfs
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbucketfs.a
 	@mkdir -p $(@D)
