@@ -6,7 +6,9 @@ set -eu
 PKGS="build-essential pkg-config perl curl uuid-runtime
       libsodium-dev libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev
       libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 attr python3
-      git fio stress-ng util-linux libnfs-dev libnfs-utils openssl
+      libnfs-utils libnfs-dev
+      git fio stress-ng util-linux
+      openssl
       radosgw ceph-mon ceph-osd ceph-common
       clang libclang-rt-14-dev"
 
