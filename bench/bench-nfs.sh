@@ -89,7 +89,9 @@ stop() {
 }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 cold_bfs() { stop || die "bucketfs did not stop cleanly"; rm -rf "$CACHE"; drop; start || die "bucketfs did not restart"; }
-url() { echo "nfs://127.0.0.1/$1?nfsport=$PORT&mountport=$PORT"; }
+# libnfs mounts the URL's directory part as the export and opens the rest in
+# it: "//" makes the export "/" (a single "/" would MNT an empty path)
+url() { echo "nfs://127.0.0.1//$1?nfsport=$PORT&mountport=$PORT"; }
 
 secs() {
 	local t0 t1; t0=$(date +%s%N)

@@ -44,7 +44,9 @@ for t in nfs-ls nfs-cp nfs-cat "$H"; do
 done
 
 PORT=$("$H" freeport)
-url() { echo "nfs://127.0.0.1/$1?nfsport=$PORT&mountport=$PORT"; }
+# libnfs mounts the URL's directory part as the export and opens the rest in
+# it: "//" makes the export "/" (a single "/" would MNT an empty path)
+url() { echo "nfs://127.0.0.1//$1?nfsport=$PORT&mountport=$PORT"; }
 
 cat >"$CONF" <<EOF
 [filesystem]
