@@ -126,12 +126,17 @@ is "$(nfs-cat "$(url co)" 2>&1)" version-1 "NFS reads what FUSE wrote"
 echo version-2-longer >"$MNT/co"
 is "$(nfs-cat "$(url co)" 2>&1)" version-2-longer "NFS reads what FUSE overwrote"
 cat "$MNT/co" >/dev/null   # FUSE has it in its page cache now
+# nfs-cp creates exclusively (an existing target is EXIST, on any server),
+# so overwrites go through helper-nfs put: open O_TRUNC, write, COMMIT
 echo nfs-version-3 >"$TMP/v3"
-run 0 "" "nfs-cp over an existing file" -- nfs-cp "$TMP/v3" "$(url co)"
+nfs-cp "$TMP/v3" "$(url co)" >/dev/null 2>&1
+ok $((! $?)) "nfs-cp refuses to replace an existing file (it creates exclusively)"
+run 0 "committed" "an overwrite of that file over NFS" -- "$H" put "$PORT" "$TMP/v3" co
 is "$(cat "$MNT/co" 2>&1)" nfs-version-3 "FUSE reads what NFS overwrote (its cache was invalidated)"
 echo small >"$TMP/small"
-nfs-cp "$TMP/small" "$(url fuse.bin)" >/dev/null 2>&1
+"$H" put "$PORT" "$TMP/small" fuse.bin >/dev/null 2>&1
 is "$(stat -c %s "$MNT/fuse.bin")" 6 "FUSE sees the size of a file NFS truncated by overwriting"
+is "$(cat "$MNT/fuse.bin")" small "and its new bytes"
 
 # ---- errors ----
 nfs-cat "$(url no-such-file)" >/dev/null 2>&1
