@@ -11,7 +11,8 @@
  *   B  root squash (the default) with anon_uid/gid 4242/4343; first run
  *      without squash to open its root directory to everyone, then
  *      restarted (which also shows the write verifier changes across
- *      restarts and handles survive them)
+ *      restarts and handles survive them); then squash = "all", then
+ *      clients = "192.0.2.7" (which must refuse us on 127.0.0.1)
  *   C  `--read-only`: a replica of A's store
  *   D  [nfs] read_only = true on a store seeded by an earlier run
  *
@@ -1851,6 +1852,16 @@ static void list_dir(const char *fn, int line, const struct fh *dir, bool plus, 
 			}
 			READDIRPLUS3resok *ok = &r.READDIRPLUS3res_u.resok;
 			memcpy(verf, ok->cookieverf, sizeof verf);
+			/* dircount bounds the directory information alone: per entry
+			 * fileid, name, cookie and the list's bool, as in an entry3 */
+			size_t dirbytes = 0;
+			for (entryplus3 *e = ok->reply.entries; e; e = e->nextentry)
+				dirbytes += 8 + 4 + ((strlen(e->name) + 3) & ~(size_t)3) + 8 + 4;
+			if (dirbytes > count) {
+				nfails++;
+				printf("# FAIL %s:%d: READDIRPLUS dircount %u: the page holds %zu bytes of directory information\n",
+				       fn, line, count, dirbytes);
+			}
 			for (entryplus3 *e = ok->reply.entries; e; e = e->nextentry, nent++) {
 				listing_add(out, e->name, e->cookie);
 				cookie = e->cookie;
@@ -2245,6 +2256,49 @@ static void t_root_squash_restart(void **state)
 		conn_close(n);
 	}
 	conn_close(b);
+
+	/* squash = "all": every uid becomes the anonymous one */
+	CHECK(nfsd_stop(&dB, SIGTERM) == 0, "B: the daemon exits 0 at SIGTERM (squash root)");
+	nfsd_reconfigure(&dB, "[nfs]\nsquash = \"all\"\nanon_uid = 4242\nanon_gid = 4343\n");
+	if (nfsd_start(&dB, NULL, NULL))
+		fail();
+	u = conn_as(dB.port, 1000, 1000, 0, NULL);
+	if (u) {
+		STATUS(mkfile(u, &rb, "byuser-all", 0644, &f), NFS3_OK, "B (squash all): CREATE as uid 1000");
+		if (getattr(u, &f, &a) == NFS3_OK)
+			CHECK(a.uid == 4242 && a.gid == 4343, "B (squash all): uid 1000's file is owned by %u:%u, want 4242:4343",
+			      a.uid, a.gid);
+		conn_close(u);
+	}
+
+	/* clients: an address list without us refuses us */
+	CHECK(nfsd_stop(&dB, SIGTERM) == 0, "B: the daemon exits 0 at SIGTERM (squash all)");
+	nfsd_reconfigure(&dB, "[nfs]\nsquash = \"none\"\nclients = \"192.0.2.7\"\n");
+	if (nfsd_start(&dB, NULL, NULL))
+		fail();
+	{
+		struct conn *m = conn_mount(dB.port);
+		if (m) {
+			mountres3 mr;
+			struct call *c = call_new("MNT (not an allowed client)", XDR(mountres3), &mr, sizeof mr);
+			int rc = call_wait(m, c, rpc_mount3_mnt_async(m->rpc, call_done, (char *)export_path, c), true);
+			CHECK(rc != 0 || mr.fhs_status != MNT3_OK, "B (clients = 192.0.2.7): MNT from 127.0.0.1 succeeded");
+			conn_close(m);
+		} else {
+			nfails--;   /* refusing the connection itself is fine */
+		}
+		struct conn *x = conn_as(dB.port, 0, 0, 0, NULL);
+		if (x) {
+			GETATTR3args ga = { .object = FH(&keep) };
+			GETATTR3res gr;
+			struct call *c = call_new("GETATTR (not an allowed client)", XDR(GETATTR3res), &gr, sizeof gr);
+			int rc = call_wait(x, c, rpc_nfs3_getattr_async(x->rpc, call_done, &ga, c), true);
+			CHECK(rc != 0 || gr.status != NFS3_OK, "B (clients = 192.0.2.7): GETATTR from 127.0.0.1 succeeded");
+			conn_close(x);
+		} else {
+			nfails--;
+		}
+	}
 	finish();
 }
 
