@@ -297,6 +297,8 @@ static int conn_connect(struct conn *cn)
 	return 0;
 }
 
+static bool quiet_connect;   /* a refused connection is what the test wants */
+
 /* A connection to port for prog/vers as uid/gid/groups (auth_none: with
  * AUTH_NONE), or NULL (counted as a failure). */
 static struct conn *conn_open(int port, int prog, int vers, bool auth_none, uint32_t uid, uint32_t gid,
@@ -313,7 +315,8 @@ static struct conn *conn_open(int port, int prog, int vers, bool auth_none, uint
 	if (groups)
 		memcpy(cn->groups, groups, cn->ngroups * sizeof *groups);
 	if (conn_connect(cn)) {
-		CHECK(0, "cannot connect to %s:%d", host, port);
+		if (!quiet_connect)
+			CHECK(0, "cannot connect to %s:%d", host, port);
 		if (cn->rpc)
 			rpc_destroy_context(cn->rpc);
 		free(cn);
@@ -2277,6 +2280,7 @@ static void t_root_squash_restart(void **state)
 	if (nfsd_start(&dB, NULL, NULL))
 		fail();
 	{
+		quiet_connect = true;   /* refusing the connection itself is fine */
 		struct conn *m = conn_mount(dB.port);
 		if (m) {
 			mountres3 mr;
@@ -2284,8 +2288,6 @@ static void t_root_squash_restart(void **state)
 			int rc = call_wait(m, c, rpc_mount3_mnt_async(m->rpc, call_done, (char *)export_path, c), true);
 			CHECK(rc != 0 || mr.fhs_status != MNT3_OK, "B (clients = 192.0.2.7): MNT from 127.0.0.1 succeeded");
 			conn_close(m);
-		} else {
-			nfails--;   /* refusing the connection itself is fine */
 		}
 		struct conn *x = conn_as(dB.port, 0, 0, 0, NULL);
 		if (x) {
@@ -2295,9 +2297,8 @@ static void t_root_squash_restart(void **state)
 			int rc = call_wait(x, c, rpc_nfs3_getattr_async(x->rpc, call_done, &ga, c), true);
 			CHECK(rc != 0 || gr.status != NFS3_OK, "B (clients = 192.0.2.7): GETATTR from 127.0.0.1 succeeded");
 			conn_close(x);
-		} else {
-			nfails--;
 		}
+		quiet_connect = false;
 	}
 	finish();
 }
