@@ -897,9 +897,10 @@ static int make_big_file(uint8_t *fh, uint32_t *fhlen)
 	xb_opaque(&b, data, 1 << 20);
 	free(data);
 	int rc = call_once(&b, &r, &rec, &closed);
+	bool ok = rc == 0 && !r.reply_stat && !r.stat && r.res_len >= 4 && get32(r.res) == 0;
 	free(b.p);
 	free(rec.p);
-	if (rc || r.reply_stat || r.stat || get32(r.res) != 0) {
+	if (!ok) {
 		printf("# WRITE big failed\n");
 		return -1;
 	}
