@@ -40,7 +40,7 @@ n=0 fail=0
 show_log() { echo "# daemon log:"; tail -n 30 "$LOG" | sed 's/^/#   /'; }
 
 for t in nfs-ls nfs-cp nfs-cat "$H"; do
-	command -v "$t" >/dev/null || { echo "1..0 # SKIP $t missing (scripts/install-deps.sh installs libnfs-utils; make builds helper-nfs)"; exit 1; }
+	command -v "$t" >/dev/null || { echo "Bail out! $t missing (scripts/install-deps.sh installs libnfs-utils; make builds helper-nfs)"; exit 1; }
 done
 
 PORT=$("$H" freeport)
