@@ -1333,7 +1333,7 @@ static void t_create(void **state)
 			getattr(root, &f, &fa);
 			CHECK((fa.mode & 07777) == 0604 && fa.type == NF3REG && fa.size == 0,
 			      "created: type %d mode 0%o size %llu", fa.type, fa.mode & 07777, (unsigned long long)fa.size);
-			CHECK(!time_le(pre.mtime, fa.mtime) ? 0 : 1, "created file's mtime precedes its directory's old mtime");
+			CHECK(time_le(pre.mtime, fa.mtime), "the new file's mtime precedes its directory's mtime before the CREATE");
 		}
 		fattr3 post;
 		getattr(root, &d, &post);
