@@ -95,7 +95,7 @@ url() { echo "nfs://127.0.0.1//$1?nfsport=$PORT&mountport=$PORT"; }
 
 secs() {
 	local t0 t1; t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || { say "bench-nfs: failed: $*"; return 1; }
+	"$@" >/dev/null 2>"$TMP/err" || { say "bench-nfs: failed: $*: $(head -c 500 "$TMP/err")"; return 1; }
 	t1=$(date +%s%N)
 	awk -v d=$((t1 - t0)) 'BEGIN { printf "%.4f\n", d / 1e9 }'
 }
