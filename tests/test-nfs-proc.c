@@ -1783,6 +1783,66 @@ static void t_link(void **state)
 	finish();
 }
 
+/* ---- "." and ".." as names of new or removed entries ---- */
+
+static void dot_refused(const char *what, const char *name, int s)
+{
+	CHECK(s != NFS3_OK && s != RPC_FAILED && s != NFS3ERR_IO && s != NFS3ERR_SERVERFAULT,
+	      "%s \"%s\": got %s, want a plain refusal (EXIST, INVAL, ISDIR, NOTEMPTY...)", what, name, st(s));
+}
+
+static void t_dot_names(void **state)
+{
+	(void)state;
+	struct fh d = testdir("dots"), sub, f;
+	fattr3 da, sa, ga;
+	mkdir_(root, &d, "sub", 0755, &sub);
+	mkfile(root, &sub, "f", 0644, &f);
+	getattr(root, &d, &da);
+	const char *names[2] = { ".", ".." };
+	for (int i = 0; i < 2; i++) {
+		const char *n = names[i];
+		dot_refused("CREATE", n, mkfile(root, &sub, n, 0644, NULL));
+		dot_refused("MKDIR", n, mkdir_(root, &sub, n, 0755, NULL));
+		SYMLINK3args sa3;
+		memset(&sa3, 0, sizeof sa3);
+		sa3.where = DIROP(&sub, n);
+		sa3.symlink.symlink_data = "t";
+		SYMLINK3res sr;
+		NFSCALL(root, symlink, SYMLINK, &sa3, &sr);
+		dot_refused("SYMLINK", n, sr.status);
+		MKNOD3args ma;
+		memset(&ma, 0, sizeof ma);
+		ma.where = DIROP(&sub, n);
+		ma.what.type = NF3FIFO;
+		MKNOD3res mr;
+		NFSCALL(root, mknod, MKNOD, &ma, &mr);
+		dot_refused("MKNOD", n, mr.status);
+		REMOVE3args ra = { .object = DIROP(&sub, n) };
+		REMOVE3res rr;
+		NFSCALL(root, remove, REMOVE, &ra, &rr);
+		dot_refused("REMOVE", n, rr.status);
+		RMDIR3args da3 = { .object = DIROP(&sub, n) };
+		RMDIR3res dr;
+		NFSCALL(root, rmdir, RMDIR, &da3, &dr);
+		dot_refused("RMDIR", n, dr.status);
+		LINK3args la = { .file = FH(&f), .link = DIROP(&sub, n) };
+		LINK3res lr;
+		NFSCALL(root, link, LINK, &la, &lr);
+		dot_refused("LINK to", n, lr.status);
+		RENAME3res nr;
+		dot_refused("RENAME from", n, rename_(root, &sub, n, &d, "moved", &nr));
+		dot_refused("RENAME to", n, rename_(root, &d, "sub", &sub, n, &nr));
+	}
+	/* nothing moved or broke */
+	STATUS(lookup(root, &d, "sub", NULL, &sa), NFS3_OK, "sub is still there");
+	STATUS(lookup(root, &sub, "..", NULL, &ga), NFS3_OK, "LOOKUP sub/..");
+	CHECK(ga.fileid == da.fileid, "sub/.. is still its parent");
+	STATUS(lookup(root, &sub, "f", NULL, NULL), NFS3_OK, "sub/f is still there");
+	STATUS(lookup(root, &d, "moved", NULL, NULL), NFS3ERR_NOENT, "nothing was renamed to \"moved\"");
+	finish();
+}
+
 /* ---- READDIR, READDIRPLUS ---- */
 
 #define NDIR 3000
@@ -2399,6 +2459,7 @@ int main(void)
 		cmocka_unit_test_teardown(t_remove_rmdir, test_teardown),
 		cmocka_unit_test_teardown(t_rename, test_teardown),
 		cmocka_unit_test_teardown(t_link, test_teardown),
+		cmocka_unit_test_teardown(t_dot_names, test_teardown),
 		cmocka_unit_test_teardown(t_readdir, test_teardown),
 		cmocka_unit_test_teardown(t_fsstat_fsinfo_pathconf, test_teardown),
 		cmocka_unit_test_teardown(t_handles, test_teardown),
