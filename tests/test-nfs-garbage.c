@@ -865,28 +865,129 @@ static void t_pipelined(void **state)
 
 /* ---- a client that never reads ---- */
 
+/* CREATE name (UNCHECKED) under the root over raw RPC; its handle. */
+static int raw_create(const char *name, uint8_t *fh, uint32_t *fhlen)
+{
+	struct xb b = { 0 }, rec = { 0 };
+	struct reply r;
+	bool closed;
+	int rc = -1;
+	std_call(&b, 40, NFS_PROG, 3, 8);
+	xb_opaque(&b, rootfh, rootfh_len);
+	xb_opaque(&b, name, strlen(name));
+	xb_u32(&b, 0);                     /* UNCHECKED */
+	for (int i = 0; i < 6; i++)
+		xb_u32(&b, 0);             /* sattr3: nothing set */
+	if (call_once(&b, &r, &rec, &closed) == 0 && !r.reply_stat && !r.stat && r.res_len >= 12 &&
+	    get32(r.res) == 0 && get32(r.res + 4) == 1) {
+		*fhlen = get32(r.res + 8);
+		if (*fhlen > 0 && *fhlen <= 64 && r.res_len >= 12 + *fhlen) {
+			memcpy(fh, r.res + 12, *fhlen);
+			rc = 0;
+		}
+	}
+	if (rc)
+		printf("# CREATE %s failed\n", name);
+	free(b.p);
+	free(rec.p);
+	return rc;
+}
+
+/* 64 WRITEs of 16 KiB at distinct offsets sent before any reply is read,
+ * then 64 READs the same way: every xid answered once, every byte where
+ * it was written, whatever order the replies took. */
+static void t_pipelined_writes(void **state)
+{
+	(void)state;
+	enum { N = 64, SZ = 16384 };
+	uint8_t fh[64];
+	uint32_t fhlen;
+	if (raw_create("pipelined", fh, &fhlen)) {
+		CHECK(0, "cannot create the file");
+		finish();
+		return;
+	}
+	uint8_t *data = malloc(N * SZ);
+	test_rng_fill(&rng, data, N * SZ);
+	struct xb all = { 0 }, rec = { 0 };
+	for (int pass = 0; pass < 2; pass++) {
+		all.n = 0;
+		for (int i = 0; i < N; i++) {
+			struct xb b = { 0 };
+			std_call(&b, 5000 + pass * 1000 + i, NFS_PROG, 3, pass == 0 ? 7 : 6);
+			xb_opaque(&b, fh, fhlen);
+			xb_u64(&b, (uint64_t)i * SZ);
+			xb_u32(&b, SZ);
+			if (pass == 0) {
+				xb_u32(&b, 0);     /* UNSTABLE */
+				xb_opaque(&b, data + (size_t)i * SZ, SZ);
+			}
+			uint32_t v = 0x80000000u | (uint32_t)b.n;
+			uint8_t m[4] = { v >> 24, v >> 16, v >> 8, v };
+			xb_raw(&all, m, 4);
+			xb_raw(&all, b.p, b.n);
+			free(b.p);
+		}
+		int fd = nfsfix_connect(port);
+		CHECK(send_all(fd, all.p, all.n) == 0, "sending %d pipelined %s", N, pass ? "READs" : "WRITEs");
+		bool seen[N] = { false };
+		int good = 0;
+		uint8_t verf[8];
+		bool have_verf = false;
+		for (int k = 0; k < N; k++) {
+			struct reply r;
+			if (read_record(fd, &rec, 20)) {
+				CHECK(0, "pipelined %s: reply %d of %d did not come", pass ? "READs" : "WRITEs", k + 1, N);
+				break;
+			}
+			if (parse_reply(&rec, &r) || r.reply_stat || r.stat || r.xid < 5000u + pass * 1000 ||
+			    r.xid >= 5000u + pass * 1000 + N || seen[r.xid - 5000 - pass * 1000] ||
+			    r.res_len < 4 || get32(r.res) != 0)
+				continue;
+			int i = (int)(r.xid - 5000 - pass * 1000);
+			seen[i] = true;
+			if (pass == 0) {
+				/* status, wcc_data (pre_op bool + 24, post_op bool + 84), count, committed, verf */
+				size_t off = 4;
+				off += 4 + (get32(r.res + off) ? 24 : 0);
+				if (r.res_len < off + 4)
+					continue;
+				off += 4 + (get32(r.res + off) ? 84 : 0);
+				if (r.res_len < off + 16 || get32(r.res + off) != SZ)
+					continue;
+				if (have_verf && memcmp(verf, r.res + off + 8, 8))
+					continue;
+				memcpy(verf, r.res + off + 8, 8);
+				have_verf = true;
+			} else {
+				/* status, post_op_attr, count, eof, data<> */
+				size_t off = 4;
+				off += 4 + (get32(r.res + off) ? 84 : 0);
+				if (r.res_len < off + 12 + SZ || get32(r.res + off) != SZ || get32(r.res + off + 8) != SZ)
+					continue;
+				if (memcmp(r.res + off + 12, data + (size_t)i * SZ, SZ))
+					continue;
+			}
+			good++;
+		}
+		CHECK(good == N, "pipelined %s: %d of %d answered once, right (%s)", pass ? "READs" : "WRITEs", good, N,
+		      pass ? "the bytes written at that offset" : "count 16 KiB, one verifier");
+		close(fd);
+	}
+	free(all.p);
+	free(rec.p);
+	free(data);
+	finish();
+}
+
 /* A file of 1 MiB under the root through raw CREATE + WRITE; its handle. */
 static int make_big_file(uint8_t *fh, uint32_t *fhlen)
 {
 	struct xb b = { 0 }, rec = { 0 };
 	struct reply r;
 	bool closed;
-	std_call(&b, 40, NFS_PROG, 3, 8);
-	xb_opaque(&b, rootfh, rootfh_len);
-	xb_opaque(&b, "big", 3);
-	xb_u32(&b, 0);                     /* UNCHECKED */
-	for (int i = 0; i < 6; i++)
-		xb_u32(&b, 0);             /* sattr3: nothing set */
-	if (call_once(&b, &r, &rec, &closed) || r.reply_stat || r.stat || r.res_len < 12 ||
-	    get32(r.res) != 0 || get32(r.res + 4) != 1) {
-		printf("# CREATE big failed\n");
+	if (raw_create("big", fh, fhlen))
 		return -1;
-	}
-	*fhlen = get32(r.res + 8);
-	if (*fhlen == 0 || *fhlen > 64 || r.res_len < 12 + *fhlen)
-		return -1;
-	memcpy(fh, r.res + 12, *fhlen);
-	b.n = 0;
 	std_call(&b, 41, NFS_PROG, 3, 7);
 	xb_opaque(&b, fh, *fhlen);
 	xb_u64(&b, 0);
@@ -1007,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(t_random_records),
 		cmocka_unit_test(t_rpc_errors),
 		cmocka_unit_test(t_pipelined),
+		cmocka_unit_test(t_pipelined_writes),
 		cmocka_unit_test(t_slow_reader),
 		cmocka_unit_test(t_many_idle),
 	};
