@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -161,6 +162,10 @@ static inline int nfsd_start(struct nfsd *d, const char *store, ...)
 		exit(2);
 	}
 	if (d->pid == 0) {
+		/* a test that dies (an abort, a sanitizer) takes its daemons along */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
