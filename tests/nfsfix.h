@@ -156,6 +156,7 @@ static inline int nfsd_start(struct nfsd *d, const char *store, ...)
 	argv[argc] = NULL;
 
 	fflush(stdout);
+	pid_t parent = getpid();
 	d->pid = fork();
 	if (d->pid < 0) {
 		perror("fork");
@@ -164,7 +165,7 @@ static inline int nfsd_start(struct nfsd *d, const char *store, ...)
 	if (d->pid == 0) {
 		/* a test that dies (an abort, a sanitizer) takes its daemons along */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
+		if (getppid() != parent)
 			_exit(127);
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
