@@ -2108,6 +2108,197 @@ static void t_readdir(void **state)
 	finish();
 }
 
+/* ---- races: the same call from 8 connections at once ---- */
+
+#define NRACE 8
+
+/* Wait for every call, servicing all the connections together so the
+ * calls are in flight at the same time (30 s). */
+static void wait_all(struct conn **cn, struct call **c, int n)
+{
+	double end = nfsfix_now() + 30;
+	for (;;) {
+		struct pollfd p[NRACE];
+		int pending = 0;
+		for (int i = 0; i < n; i++) {
+			p[i].fd = rpc_get_fd(cn[i]->rpc);
+			p[i].events = rpc_which_events(cn[i]->rpc);
+			p[i].revents = 0;
+			pending += !c[i]->done;
+		}
+		if (!pending)
+			return;
+		if (nfsfix_now() > end) {
+			CHECK(0, "race: %d of %d calls unanswered after 30 s", pending, n);
+			return;
+		}
+		poll(p, n, 100);
+		for (int i = 0; i < n; i++)
+			if (rpc_service(cn[i]->rpc, p[i].revents) < 0 && !c[i]->done) {
+				CHECK(0, "race: connection %d lost: %s", i, rpc_get_error(cn[i]->rpc));
+				c[i]->done = 1;
+				c[i]->status = RPC_STATUS_ERROR;
+			}
+	}
+}
+
+/* how many of the n results (each starting with its nfsstat3) are want */
+static int count_status(void *res, size_t size, int n, int want)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		int s_ = *(int *)((char *)res + (size_t)i * size);
+		k += s_ == want;
+	}
+	return k;
+}
+
+static void t_races(void **state)
+{
+	(void)state;
+	struct fh d = testdir("races");
+	struct conn *cn[NRACE];
+	struct call *c[NRACE];
+	for (int i = 0; i < NRACE; i++)
+		cn[i] = conn_as(portA, 0, 0, 0, NULL);
+	for (int i = 0; i < NRACE; i++)
+		if (!cn[i]) {
+			finish();
+			return;
+		}
+	for (int round = 0; round < 10; round++) {
+		char name[32];
+		snprintf(name, sizeof name, "g%d", round);
+		/* GUARDED: exactly one creates */
+		CREATE3args ca[NRACE];
+		CREATE3res cr[NRACE];
+		for (int i = 0; i < NRACE; i++) {
+			memset(&ca[i], 0, sizeof ca[i]);
+			ca[i].where = DIROP(&d, name);
+			ca[i].how.mode = GUARDED;
+			ca[i].how.createhow3_u.g_obj_attributes = sattr_mode(0644);
+			c[i] = call_new("CREATE GUARDED (race)", XDR(CREATE3res), &cr[i], sizeof cr[i]);
+			rpc_nfs3_create_async(cn[i]->rpc, call_done, &ca[i], c[i]);
+		}
+		wait_all(cn, c, NRACE);
+		int ok = count_status(cr, sizeof cr[0], NRACE, NFS3_OK);
+		int ex = count_status(cr, sizeof cr[0], NRACE, NFS3ERR_EXIST);
+		CHECK(ok == 1 && ex == NRACE - 1, "8 GUARDED CREATEs of %s at once: %d OK, %d EXIST", name, ok, ex);
+
+		/* EXCLUSIVE with 8 verifiers: exactly one creates */
+		snprintf(name, sizeof name, "x%d", round);
+		for (int i = 0; i < NRACE; i++) {
+			memset(&ca[i], 0, sizeof ca[i]);
+			ca[i].where = DIROP(&d, name);
+			ca[i].how.mode = EXCLUSIVE;
+			memset(ca[i].how.createhow3_u.verf, 'a' + i, 8);
+			c[i] = call_new("CREATE EXCLUSIVE (race)", XDR(CREATE3res), &cr[i], sizeof cr[i]);
+			rpc_nfs3_create_async(cn[i]->rpc, call_done, &ca[i], c[i]);
+		}
+		wait_all(cn, c, NRACE);
+		ok = count_status(cr, sizeof cr[0], NRACE, NFS3_OK);
+		ex = count_status(cr, sizeof cr[0], NRACE, NFS3ERR_EXIST);
+		CHECK(ok == 1 && ex == NRACE - 1, "8 EXCLUSIVE CREATEs of %s with 8 verifiers: %d OK, %d EXIST", name, ok, ex);
+
+		/* MKDIR: exactly one */
+		snprintf(name, sizeof name, "d%d", round);
+		MKDIR3args ma[NRACE];
+		MKDIR3res mr[NRACE];
+		for (int i = 0; i < NRACE; i++) {
+			ma[i] = (MKDIR3args){ .where = DIROP(&d, name), .attributes = sattr_mode(0755) };
+			c[i] = call_new("MKDIR (race)", XDR(MKDIR3res), &mr[i], sizeof mr[i]);
+			rpc_nfs3_mkdir_async(cn[i]->rpc, call_done, &ma[i], c[i]);
+		}
+		wait_all(cn, c, NRACE);
+		ok = count_status(mr, sizeof mr[0], NRACE, NFS3_OK);
+		ex = count_status(mr, sizeof mr[0], NRACE, NFS3ERR_EXIST);
+		CHECK(ok == 1 && ex == NRACE - 1, "8 MKDIRs of %s at once: %d OK, %d EXIST", name, ok, ex);
+
+		/* REMOVE of one name: exactly one removes */
+		snprintf(name, sizeof name, "g%d", round);
+		REMOVE3args ra[NRACE];
+		REMOVE3res rr[NRACE];
+		for (int i = 0; i < NRACE; i++) {
+			ra[i] = (REMOVE3args){ .object = DIROP(&d, name) };
+			c[i] = call_new("REMOVE (race)", XDR(REMOVE3res), &rr[i], sizeof rr[i]);
+			rpc_nfs3_remove_async(cn[i]->rpc, call_done, &ra[i], c[i]);
+		}
+		wait_all(cn, c, NRACE);
+		ok = count_status(rr, sizeof rr[0], NRACE, NFS3_OK);
+		int ne = count_status(rr, sizeof rr[0], NRACE, NFS3ERR_NOENT);
+		CHECK(ok == 1 && ne == NRACE - 1, "8 REMOVEs of %s at once: %d OK, %d NOENT", name, ok, ne);
+
+		/* RENAME of 8 files onto one name: one survives, the sources are gone */
+		char src[NRACE][32];
+		for (int i = 0; i < NRACE; i++) {
+			snprintf(src[i], sizeof src[i], "r%d-%d", round, i);
+			mkfile(root, &d, src[i], 0644, NULL);
+		}
+		snprintf(name, sizeof name, "target%d", round);
+		RENAME3args na[NRACE];
+		RENAME3res nr[NRACE];
+		for (int i = 0; i < NRACE; i++) {
+			na[i] = (RENAME3args){ .from = DIROP(&d, src[i]), .to = DIROP(&d, name) };
+			c[i] = call_new("RENAME (race)", XDR(RENAME3res), &nr[i], sizeof nr[i]);
+			rpc_nfs3_rename_async(cn[i]->rpc, call_done, &na[i], c[i]);
+		}
+		wait_all(cn, c, NRACE);
+		ok = count_status(nr, sizeof nr[0], NRACE, NFS3_OK);
+		CHECK(ok == NRACE, "8 RENAMEs onto %s at once: %d OK", name, ok);
+		int left = 0;
+		for (int i = 0; i < NRACE; i++)
+			left += lookup(root, &d, src[i], NULL, NULL) == NFS3_OK;
+		CHECK(left == 0, "after 8 RENAMEs onto one name, %d sources remain", left);
+		STATUS(lookup(root, &d, name, NULL, NULL), NFS3_OK, "the target of 8 RENAMEs");
+	}
+	/* the directory lists what the races left: x0..x9, d0..d9, target0..target9 */
+	struct listing l = { 0 };
+	int pages;
+	const char zero[8] = { 0 };
+	list_dir(__func__, __LINE__, &d, false, 0, zero, 4096, 0, &l, &pages);
+	int real = 0;
+	for (int i = 0; i < l.n; i++)
+		real += strcmp(l.names[i], ".") && strcmp(l.names[i], "..");
+	CHECK(real == 30, "after the races the directory lists %d names, want 30", real);
+	fattr3 da;
+	getattr(root, &d, &da);
+	CHECK(da.nlink == 2 + 10, "after the races the directory's nlink is %u, want 12", da.nlink);
+	listing_free(&l);
+
+	/* 8 connections WRITE 8 disjoint 256 KiB pieces of one file at once */
+	struct fh f;
+	STATUS(mkfile(root, &d, "shared", 0644, &f), NFS3_OK, "CREATE shared");
+	const uint32_t PIECE = 256 << 10;
+	char *data = malloc((size_t)NRACE * PIECE);
+	test_rng_fill(&rng, data, (size_t)NRACE * PIECE);
+	WRITE3args wa[NRACE];
+	WRITE3res wr[NRACE];
+	for (int i = 0; i < NRACE; i++) {
+		wa[i] = (WRITE3args){ .file = FH(&f), .offset = (uint64_t)i * PIECE, .count = PIECE, .stable = UNSTABLE,
+				     .data = { PIECE, data + (size_t)i * PIECE } };
+		c[i] = call_new("WRITE (race)", XDR(WRITE3res), &wr[i], sizeof wr[i]);
+		rpc_nfs3_write_async(cn[i]->rpc, call_done, &wa[i], c[i]);
+	}
+	wait_all(cn, c, NRACE);
+	int ok = count_status(wr, sizeof wr[0], NRACE, NFS3_OK);
+	CHECK(ok == NRACE, "8 concurrent WRITEs: %d OK", ok);
+	for (int i = 0; i < NRACE; i++)
+		if (wr[i].status == NFS3_OK)
+			note_verf("concurrent WRITE", wr[i].WRITE3res_u.resok.verf);
+	for (int i = 0; i < NRACE; i++) {
+		READ3args ra = { .file = FH(&f), .offset = (uint64_t)i * PIECE, .count = PIECE };
+		READ3res rr;
+		NFSCALL(root, read, READ, &ra, &rr);
+		CHECK(rr.status == NFS3_OK && rr.READ3res_u.resok.data.data_len == PIECE &&
+		      !memcmp(rr.READ3res_u.resok.data.data_val, data + (size_t)i * PIECE, PIECE),
+		      "piece %d of the concurrent WRITEs reads back (%s)", i, st(rr.status));
+	}
+	free(data);
+	for (int i = 0; i < NRACE; i++)
+		conn_close(cn[i]);
+	finish();
+}
+
 /* ---- FSSTAT, FSINFO, PATHCONF ---- */
 
 static void t_fsstat_fsinfo_pathconf(void **state)
@@ -2461,6 +2652,7 @@ int main(void)
 		cmocka_unit_test_teardown(t_link, test_teardown),
 		cmocka_unit_test_teardown(t_dot_names, test_teardown),
 		cmocka_unit_test_teardown(t_readdir, test_teardown),
+		cmocka_unit_test_teardown(t_races, test_teardown),
 		cmocka_unit_test_teardown(t_fsstat_fsinfo_pathconf, test_teardown),
 		cmocka_unit_test_teardown(t_handles, test_teardown),
 		cmocka_unit_test_teardown(t_auth_none, test_teardown),
