@@ -2586,6 +2586,28 @@ static void check_rofs(const char *who, int port)
 		      "%s: READ gives the seeded bytes", who);
 
 	STATUS(setmode(c, &f, 0600), NFS3ERR_ROFS, "%s: SETATTR", who);
+	/* a refusal still carries full wcc_data: nothing changed */
+	{
+		fattr3 pre;
+		getattr(c, &f, &pre);
+		SETATTR3args sa0;
+		memset(&sa0, 0, sizeof sa0);
+		sa0.object = FH(&f);
+		sa0.new_attributes = sattr_mode(0600);
+		SETATTR3res sr0;
+		NFSCALL(c, setattr, SETATTR, &sa0, &sr0);
+		if (sr0.status == NFS3ERR_ROFS)
+			check_wcc(c, "SETATTR ROFS (failure wcc)", &pre, &sr0.SETATTR3res_u.resfail.obj_wcc, &f);
+		getattr(c, &r, &pre);
+		CREATE3args ca0;
+		memset(&ca0, 0, sizeof ca0);
+		ca0.where = DIROP(&r, "new");
+		ca0.how.mode = GUARDED;
+		CREATE3res cr0;
+		NFSCALL(c, create, CREATE, &ca0, &cr0);
+		if (cr0.status == NFS3ERR_ROFS)
+			check_wcc(c, "CREATE ROFS (failure wcc)", &pre, &cr0.CREATE3res_u.resfail.dir_wcc, &r);
+	}
 	STATUS(write_(c, &f, 0, "x", 1, FILE_SYNC, NULL), NFS3ERR_ROFS, "%s: WRITE FILE_SYNC", who);
 	STATUS(write_(c, &f, 0, "x", 1, UNSTABLE, NULL), NFS3ERR_ROFS, "%s: WRITE UNSTABLE", who);
 	STATUS(mkfile(c, &r, "new", 0644, NULL), NFS3ERR_ROFS, "%s: CREATE", who);
