@@ -16,6 +16,11 @@
  *   C  `--read-only`: a replica of A's store
  *   D  [nfs] read_only = true on a store seeded by an earlier run
  *
+ * Beyond one call at a time: "." and ".." as names of every creating,
+ * removing and renaming call, and races (the same GUARDED/EXCLUSIVE
+ * CREATE, MKDIR, REMOVE or RENAME from 8 connections at once: exactly one
+ * wins; 8 disjoint WRITEs at once all land).
+ *
  * A check that fails prints "# FAIL test:line: what, got X, want Y" and
  * the test goes on, so one run lists every deviation; the test then fails.
  * NFS_TEST_PORT (and NFS_TEST_MOUNTPORT, NFS_TEST_HOST, NFS_TEST_EXPORT)

@@ -4,7 +4,8 @@
 # every file is seen through NFS and through the FUSE mount of the same
 # daemon: a 50 MiB random file copied in and out with nfs-cp and compared,
 # nfs-cat, listings of what FUSE made, files written through NFS read through
-# FUSE and the other way, overwrites seen on the other side; then
+# FUSE and the other way, overwrites seen on the other side (nfs-cp creates
+# exclusively, so NFS overwrites go through helper-nfs put); then
 # durability: a file written and COMMITted (helper-nfs put, as fsync does;
 # nfs-cp never sends COMMIT) survives SIGKILL of the daemon and a restart,
 # and the write verifier changes across that restart (and not within a run).
