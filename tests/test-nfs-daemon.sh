@@ -2,8 +2,9 @@
 # test-nfs-daemon.sh -- the NFS frontend through the daemon's plumbing:
 # `bucketfs run --nfs ADDR:PORT` alone is a valid daemon, `status` names
 # the address, libnfs' tools (nfs-ls, nfs-cp, nfs-cat) mount it with no
-# portmapper, and the [nfs] settings hold: root_squash by default, squash
-# = "none", read_only, the client list, a bad export or squash value.
+# portmapper, and the [nfs] settings hold: no squash by default (root is
+# root), squash = "root", read_only, the client list, a bad export or
+# squash value.
 # (The per-procedure suite against libnfs is test-nfs-libnfs*; this one
 # checks how the daemon wires the frontend.)
 set -u
@@ -63,7 +64,8 @@ run 0 "^nfs +127\.0\.0\.1:9999" "--nfs overrides [nfs] listen" -- \
 	"$BIN" run -c "$CONF" --store "$STORE" --nfs 127.0.0.1:9999 --check
 run 0 "--nfs ADDR:PORT" "run --help names --nfs" -- "$BIN" run --help
 
-# ---- NFS only, root squashed (the default) ----
+# ---- NFS only, root squashed ----
+conf 'squash = "root"'
 start
 ok $? "a daemon with only NFS starts"
 run 0 "^frontend nfs tcp 127\.0\.0\.1:$PORT" "status names the NFS address" -- \
@@ -74,10 +76,10 @@ run 10 "ACCES" "root is squashed: it cannot create in the root-owned root" -- \
 stop
 ok $? "clean stop"
 
-# ---- squash none: writes and reads through libnfs ----
-conf 'squash = "none"'
+# ---- no squash (the default): writes and reads through libnfs ----
+conf ''
 start
-ok $? "start with squash none"
+ok $? "start with the default squash (none)"
 run 0 "copied 300000 bytes" "nfs-cp into the filesystem" -- nfs-cp "$TMP/data" "$(url /data)"
 rm -f "$TMP/back"
 run 0 "copied 300000 bytes" "nfs-cp out of it" -- nfs-cp "$(url /data)" "$TMP/back"

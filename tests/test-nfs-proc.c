@@ -8,7 +8,7 @@
  * Four daemons on temp file:// stores, each on its own free port (NFS and
  * MOUNT share it: no portmapper):
  *   A  the main one, [nfs] squash = "none", anon_uid/gid 5555/6666
- *   B  root squash (the default) with anon_uid/gid 4242/4343; first run
+ *   B  root squash ([nfs] squash = "root") with anon_uid/gid 4242/4343; first run
  *      without squash to open its root directory to everyone, then
  *      restarted (which also shows the write verifier changes across
  *      restarts and handles survive them); then squash = "all", then

@@ -171,9 +171,12 @@ static const struct config_key schema[] = {
 		  "spaces or commas, e.g. \"127.0.0.1/32 192.0.2.0/24 ::1\".  \"\": every\n"
 		  "client that reaches the listen address (so keep that on loopback or\n"
 		  "a private network, or list the clients here)." },
-	{ "nfs", "squash", CONFIG_STRING, F(nfs_squash), .dflt = "root", .check = check_squash,
-	  .help = "root: uid 0 and gid 0 become anon_uid/anon_gid (Linux's root_squash);\n"
-		  "none: credentials as the client sends them; all: every caller is anon." },
+	{ "nfs", "squash", CONFIG_STRING, F(nfs_squash), .dflt = "none", .check = check_squash,
+	  .help = "none: credentials as the client sends them, root included (a new\n"
+		  "filesystem's root directory is root's, so a client's root must be root\n"
+		  "to start filling it); root: uid 0 and gid 0 become anon_uid/anon_gid\n"
+		  "(Linux's root_squash: set it when clients whose root you do not trust\n"
+		  "can reach the listen address); all: every caller is anon." },
 	{ "nfs", "anon_uid", CONFIG_INT, F(nfs_anon_uid), .min = 0, .max = 4294967295LL,
 	  .dflt = "65534", .help = "The uid of squashed and AUTH_NONE callers." },
 	{ "nfs", "anon_gid", CONFIG_INT, F(nfs_anon_gid), .min = 0, .max = 4294967295LL,
