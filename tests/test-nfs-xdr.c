@@ -502,7 +502,8 @@ static void test_status(void **state)
 		{ -EEXIST, NFS3ERR_EXIST }, { -ENOTDIR, NFS3ERR_NOTDIR }, { -EISDIR, NFS3ERR_ISDIR },
 		{ -EFBIG, NFS3ERR_FBIG }, { -ENXIO, NFS3ERR_NXIO }, { -EMLINK, NFS3ERR_MLINK },
 		{ -ENOTSUP, NFS3ERR_NOTSUPP }, { -EOPNOTSUPP, NFS3ERR_NOTSUPP },
-		{ -ENOENT, NFS3ERR_NOENT }, { -EBADMSG, NFS3ERR_IO }, { -EAGAIN, NFS3ERR_NOT_SYNC },
+		{ -ENOENT, NFS3ERR_NOENT }, { -EBADMSG, NFS3ERR_IO }, { -EAGAIN, NFS3ERR_JUKEBOX },
+		{ -ETIMEDOUT, NFS3ERR_JUKEBOX },
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		assert_int_equal(nfs3_status(map[i].err), map[i].st);

@@ -36,7 +36,9 @@ enum nfsstat3 nfs3_status(int err)
 	case -EDQUOT: return NFS3ERR_DQUOT;
 	case -ESTALE: return NFS3ERR_STALE;
 	case -EBADF: return NFS3ERR_BADHANDLE;
-	case -EAGAIN: return NFS3ERR_NOT_SYNC;
+	/* A transient condition: the client retries later.  NOT_SYNC is
+	 * SETATTR's guard only (RFC 1813 3.3.2), mapped there. */
+	case -EAGAIN: return NFS3ERR_JUKEBOX;
 	case -ENOTSUP: return NFS3ERR_NOTSUPP; /* == -EOPNOTSUPP on Linux */
 	case -ENOSYS: return NFS3ERR_NOTSUPP;
 	case -ELOOP: return NFS3ERR_INVAL;
@@ -332,6 +334,8 @@ void nfs3_exec_setattr(struct nfs_req *rq, const union nfs_args *a)
 		r = fs_setattr(rq->srv->fs, &rq->cred, ino, &sa, &out, &wcc);
 		r = nfs3_commit_meta(rq, r, ino, 0);
 	}
-	xdr_put_u32(&rq->out, nfs3_status(r));
+	/* The core says -EAGAIN for a guard whose ctime is not the file's. */
+	xdr_put_u32(&rq->out, r == -EAGAIN && a->setattr.guard ? NFS3ERR_NOT_SYNC
+							      : nfs3_status(r));
 	nfs3_put_wcc_of(&rq->out, rq->srv, &wcc.obj, ino);
 }

@@ -228,8 +228,8 @@ enum nfsstat3 {
 	NFS3ERR_NOTSUPP = 10004, NFS3ERR_TOOSMALL = 10005, NFS3ERR_SERVERFAULT = 10006,
 	NFS3ERR_BADTYPE = 10007, NFS3ERR_JUKEBOX = 10008,
 };
-/* -errno of the core -> nfsstat3 (-EBADF: BADHANDLE, -EAGAIN: NOT_SYNC
- * for SETATTR's guard). */
+/* -errno of the core -> nfsstat3 (-EBADF: BADHANDLE, -EAGAIN: JUKEBOX;
+ * SETATTR maps its guard's -EAGAIN to NOT_SYNC itself). */
 enum nfsstat3 nfs3_status(int err);
 
 #define NFS3_FATTR_BYTES 84
