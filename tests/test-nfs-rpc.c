@@ -566,6 +566,17 @@ static void test_readdir(void **state)
 	assert_int_equal(xdr_u32(&r.x), NFS3ERR_BAD_COOKIE);
 	free(r.rec);
 
+	/* A zero verifier resumes: Linux zeroes its copy when it drops its
+	 * cache of a directory that changed under a listing (rm -rf). */
+	call_begin(&b, 65, NFS_PROGRAM, 3, 16, RPC_AUTH_SYS);
+	nfs3_put_fh(&b, &root);
+	xdr_put_u64(&b, 3);
+	xdr_put_u64(&b, 0);
+	xdr_put_u32(&b, 4096);
+	roundtrip(fd, &b, &r);
+	assert_int_equal(xdr_u32(&r.x), NFS3_OK);
+	free(r.rec);
+
 	call_begin(&b, 62, NFS_PROGRAM, 3, 16, RPC_AUTH_SYS);
 	nfs3_put_fh(&b, &root);
 	xdr_put_u64(&b, 0);

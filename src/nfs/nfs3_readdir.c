@@ -3,7 +3,7 @@
  *
  * The cookie verifier is fs_readdir_verifier (the directory's generation,
  * constant for its life): a resumed listing (cookie != 0) whose verifier
- * is not the directory's gets NFS3ERR_BAD_COOKIE.  Sizes: READDIR's count
+ * is neither the directory's nor 0 gets NFS3ERR_BAD_COOKIE.  Sizes: READDIR's count
  * and READDIRPLUS's maxcount bound the whole reply's XDR bytes;
  * READDIRPLUS's dircount bounds the bytes of the entries' names, ids and
  * cookies alone (RFC 1813).  An entry that does not fit is not consumed
@@ -118,7 +118,11 @@ static void exec_common(struct nfs_req *rq, const union nfs_args *a, bool plus)
 	int r = nfs3_fh_inode(rq, &a->readdir.fh, &ino, &at);
 	if (r == 0)
 		r = fs_readdir_verifier(s->fs, ino, &verf);
-	if (r == 0 && a->readdir.cookie != 0 && a->readdir.verf != verf)
+	/* A zero verifier with a cookie is what the Linux client sends after
+	 * it dropped its cache of a directory that changed under a listing
+	 * (rm -rf of a big directory does it): our cookies never change
+	 * meaning, so it resumes fine.  Only another verifier is refused. */
+	if (r == 0 && a->readdir.cookie != 0 && a->readdir.verf != 0 && a->readdir.verf != verf)
 		r = -ERR_BAD_COOKIE;
 	size_t max = a->readdir.maxcount < DIR_REPLY_MAX ? a->readdir.maxcount : DIR_REPLY_MAX;
 	if (r == 0 && max <= DIR_REPLY_FIXED)
