@@ -493,9 +493,59 @@ static void test_pipelined(void **state)
 	rig_stop(&g);
 }
 
+/* A READ's reply buffer is about its length (the connection's budget
+ * counts that), not doubled, nor sized for bytes past the end of file. */
+static size_t read_reply_cap(struct rig *g, const struct nfs_fh *fh, uint64_t off, uint32_t count,
+			     size_t *len)
+{
+	struct buf args = BUF_INIT;
+	nfs3_put_fh(&args, fh);
+	xdr_put_u64(&args, off);
+	xdr_put_u32(&args, count);
+	struct nfs_req rq;
+	memset(&rq, 0, sizeof rq);
+	rq.srv = g->s;
+	rq.call = (struct rpc_call){ .xid = 7, .prog = NFS_PROGRAM, .vers = 3, .proc = 6,
+				     .flavor = RPC_AUTH_SYS };
+	rq.args = xdr_make(args.data, args.len);
+	nfs_dispatch(&rq);
+	struct xdr x = xdr_make(rq.out.data + 4 + 24, rq.out.len - 4 - 24);
+	assert_int_equal(xdr_u32(&x), NFS3_OK);
+	size_t cap = rq.out.cap;
+	*len = rq.out.len;
+	buf_free(&rq.out);
+	buf_free(&args);
+	return cap;
+}
+
+static void test_read_reply_size(void **state)
+{
+	struct rig g;
+	rig_start(&g, false);
+	struct fs_attr a;
+	bool created;
+	assert_int_equal(fs_create(g.f.fs, &FSFIX_ROOT, FS_ROOT_INO, "big", S_IFREG | 0644,
+				   O_CREAT | FS_CREATE_NOOPEN, NULL, &a, &created, NULL), 0);
+	size_t n = NFS_MAXDATA, put;
+	uint8_t *data = calloc(1, n);
+	memset(data, 'b', n);
+	assert_int_equal(fs_write_as(g.f.fs, &FSFIX_ROOT, a.ino, 0, data, n, &put, NULL), 0);
+	struct nfs_fh fh;
+	nfs_handle_make(&g.s->handles, a.ino, a.generation, &fh);
+	size_t len, cap = read_reply_cap(&g, &fh, 0, NFS_MAXDATA, &len);
+	assert_true(len > NFS_MAXDATA);
+	assert_true(cap < len + 4096);
+	cap = read_reply_cap(&g, &fh, NFS_MAXDATA - 10, NFS_MAXDATA, &len);
+	assert_true(cap < 4096);     /* 10 bytes left */
+	cap = read_reply_cap(&g, &fh, 5 * NFS_MAXDATA, NFS_MAXDATA, &len);
+	assert_true(cap < 4096);     /* past the end */
+	free(data);
+	rig_stop(&g);
+}
+
 /* READDIR pages through a directory with the core's cookies: every name
  * once, eof on the last page; a resumed listing with another verifier is
- * BAD_COOKIE, a count too small for one entry TOOSMALL.  READDIRPLUS
+ * BAD_COOKIE (a zero one is not), a count too small for one entry TOOSMALL.  READDIRPLUS
  * hands out handles that work. */
 static void test_readdir(void **state)
 {
@@ -727,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_errors),
 		cmocka_unit_test(test_oversized_record),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_read_reply_size),
 		cmocka_unit_test(test_readdir),
 		cmocka_unit_test(test_sub_export),
 		cmocka_unit_test(test_read_only),

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
 
@@ -119,6 +120,20 @@ static void test_record_fragments(void **state)
 	free(rec);
 	assert_int_equal(rpc_record_read(mem_read, &m, 1000, &rec, &len), 0); /* clean EOF */
 	assert_null(rec);
+	buf_free(&b);
+
+	/* A record holds about its length, not the doubled buffer it grew
+	 * in: the connection's budget counts the length. */
+	size_t big = 600 * 1024 + 1;
+	uint8_t *data = calloc(1, big);
+	add_frag(&b, data, big / 2, false);
+	add_frag(&b, data, big - big / 2, true);
+	m = (struct mem_reader){ b.data, b.len, 0 };
+	assert_int_equal(rpc_record_read(mem_read, &m, 1u << 20, &rec, &len), 1);
+	assert_int_equal(len, big);
+	assert_true(malloc_usable_size(rec) < big + 8192);
+	free(rec);
+	free(data);
 	buf_free(&b);
 }
 

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/mem.h"
+
 #define STABLE_UNSTABLE 0
 #define STABLE_DATA_SYNC 1
 #define STABLE_FILE_SYNC 2
@@ -42,9 +44,21 @@ void nfs3_exec_read(struct nfs_req *rq, const union nfs_args *a)
 	}
 	/* The data goes straight into the reply, behind room for the header. */
 	size_t count = a->read.count < NFS_MAXDATA ? a->read.count : NFS_MAXDATA;
+	/* No room for bytes past the end as the size was just now: a file
+	 * that grew since gives a short read (eof false), and the client
+	 * reads on. */
+	uint64_t left = a->read.off < at.size ? at.size - a->read.off : 0;
+	if (count > left)
+		count = (size_t)left;
 	size_t off = rq->out.len, got = 0;
 	bool eof = false;
-	buf_reserve(&rq->out, READ_HDR + count + 3);
+	/* Exactly that much: buf_reserve would double up to 2 MiB for 1 MiB
+	 * of data, twice what the connection's budget counts for the reply. */
+	size_t need = off + READ_HDR + count + 3;
+	if (rq->out.cap < need) {
+		rq->out.data = xrealloc(rq->out.data, need);
+		rq->out.cap = need;
+	}
 	r = fs_read_as(s->fs, &rq->cred, ino, a->read.off, rq->out.data + off + READ_HDR, count,
 		       &got, &eof);
 	struct fs_attr post;

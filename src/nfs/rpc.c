@@ -49,6 +49,10 @@ int rpc_record_read(rpc_read_fn rd, void *arg, size_t max, uint8_t **rec, size_t
 		if (mark & 0x80000000u)
 			break;
 	}
+	/* The buffer grew by doubling: a 1 MiB WRITE would hold 2 MiB while
+	 * the connection's budget counts its length.  Give the slack back. */
+	if (b.cap - b.len > 4096)
+		b.data = xrealloc(b.data, b.len ? b.len : 1);
 	*rec = buf_steal(&b, len);
 	if (!*rec)
 		*rec = xmalloc(1); /* an empty record is still one */
