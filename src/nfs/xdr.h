@@ -2,10 +2,12 @@
  * onto a struct buf.
  *
  * A decoder walks [p, end).  A read past the end, an opaque or string
- * longer than the caller's cap, or non-zero-padded lengths set err, which
- * stays set: later reads return zeros/NULL, so a decoder reads a whole
- * structure and checks err once at the end.  Decoded opaques point into
- * the input (no copy); they live as long as the input does. */
+ * longer than the caller's cap, or a bool other than 0 or 1 sets err,
+ * which stays set: later reads return zeros/NULL, so a decoder reads a
+ * whole structure and checks err once at the end.  Padding is skipped
+ * unread (its bytes are not checked to be zero, as other servers do).
+ * Decoded opaques point into the input (no copy); they live as long as
+ * the input does. */
 #ifndef BUCKETFS_NFS_XDR_H
 #define BUCKETFS_NFS_XDR_H
 
