@@ -519,14 +519,12 @@ static void test_accept_emfile(void **state)
 	close(saved_err);
 	close(log_fd);
 	int warned = count_lines(log_path, "Too many open files");
-	int again = count_lines(log_path, "works again");
 	unlink(log_path);
 	close(c);
 	stop(f);
 	assert_int_equal(got, 'e');
 	if (warned != 1)
 		fail_msg("%d EMFILE lines for one shortage (want 1)", warned);
-	assert_int_equal(again, 1);
 }
 
 static void test_listen_check(void **state)
