@@ -471,6 +471,37 @@ static void test_stop_with_clients(void **state)
 	close(b);
 }
 
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Default options: one client with max_inflight slow requests running
+ * does not hold every worker, so another client's quick request is
+ * answered at once. */
+static void test_slow_client_leaves_workers(void **state)
+{
+	struct fix *f = start(NULL);
+	int slow = dial(f->port), quick = dial(f->port);
+	for (int i = 0; i < 16; i++)
+		send_req(slow, 1, 3000, 's');
+	sleep_ms(100);                   /* all 16 on the pool */
+	double t0 = now_ms();
+	send_req(quick, 1, 0, 'q');
+	uint32_t len;
+	assert_int_equal(recv_reply(quick, &len), 'q');
+	double waited = now_ms() - t0;
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(recv_reply(slow, &len), 's');
+	close(slow);
+	close(quick);
+	stop(f);
+	if (waited > 1500)
+		fail_msg("the quick client waited %.0f ms behind the slow one", waited);
+}
+
 /* Count the lines of path that contain what. */
 static int count_lines(const char *path, const char *what)
 {
@@ -578,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_stop_with_clients),
 		cmocka_unit_test(test_bad_addresses),
 		cmocka_unit_test(test_accept_emfile),
+		cmocka_unit_test(test_slow_client_leaves_workers),
 		cmocka_unit_test(test_listen_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,8 @@ struct net_proto {
 };
 
 struct net_options {
-	unsigned workers;        /* pool threads; 0: 16 */
+	unsigned workers;        /* pool threads; 0: 4 * max_inflight (so one
+	                          * connection never holds them all) */
 	unsigned max_conns;      /* connections at once (more are closed at
 	                          * accept, logged); 0: 256 */
 	unsigned max_inflight;   /* requests per connection at once; 0: 16 */

@@ -23,12 +23,16 @@ int net_server_new(const struct net_proto *proto, void *arg, const struct net_op
 	s->arg = arg;
 	if (opt)
 		s->opt = *opt;
-	if (!s->opt.workers)
-		s->opt.workers = 16;
 	if (!s->opt.max_conns)
 		s->opt.max_conns = 256;
 	if (!s->opt.max_inflight)
 		s->opt.max_inflight = 16;
+	/* Four connections' worth of requests: with as many workers as one
+	 * connection may have in flight, one client with slow requests (a
+	 * cold read from the store, a COMMIT) held every worker and stalled
+	 * every other client. */
+	if (!s->opt.workers)
+		s->opt.workers = 4 * s->opt.max_inflight;
 	if (!s->opt.conn_budget)
 		s->opt.conn_budget = 64u << 20;
 	s->conns = xcalloc(s->opt.max_conns, sizeof *s->conns);
