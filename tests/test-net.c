@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -469,6 +471,107 @@ static void test_stop_with_clients(void **state)
 	close(b);
 }
 
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Default options: one client with max_inflight slow requests running
+ * does not hold every worker, so another client's quick request is
+ * answered at once. */
+static void test_slow_client_leaves_workers(void **state)
+{
+	struct fix *f = start(NULL);
+	int slow = dial(f->port), quick = dial(f->port);
+	for (int i = 0; i < 16; i++)
+		send_req(slow, 1, 3000, 's');
+	sleep_ms(100);                   /* all 16 on the pool */
+	double t0 = now_ms();
+	send_req(quick, 1, 0, 'q');
+	uint32_t len;
+	assert_int_equal(recv_reply(quick, &len), 'q');
+	double waited = now_ms() - t0;
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(recv_reply(slow, &len), 's');
+	close(slow);
+	close(quick);
+	stop(f);
+	if (waited > 1500)
+		fail_msg("the quick client waited %.0f ms behind the slow one", waited);
+}
+
+/* Count the lines of path that contain what. */
+static int count_lines(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int n = 0;
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Out of descriptors: accept fails with EMFILE while the connection waits
+ * in the backlog.  The server backs off and logs the shortage once (not
+ * ten lines a second), and serves the waiting client once descriptors
+ * are free again. */
+static void test_accept_emfile(void **state)
+{
+	struct fix *f = start(NULL);
+	char log_path[] = "/tmp/test-net-log-XXXXXX";
+	int log_fd = mkstemp(log_path);
+	assert_true(log_fd >= 0);
+	fflush(stderr);
+	int saved_err = dup(2);
+	dup2(log_fd, 2);
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int fill[256], nfill = 0;
+	for (int fd; nfill < 256 && (fd = open("/dev/null", O_RDONLY)) >= 0;)
+		fill[nfill++] = fd;
+	close(fill[--nfill]);            /* room for the client's socket only */
+	int c = dial(f->port);
+	send_req(c, 1, 0, 'e');
+	sleep_ms(1500);                  /* ~15 failed accepts */
+	while (nfill)
+		close(fill[--nfill]);
+	uint32_t len;
+	int got = recv_reply(c, &len);
+	setrlimit(RLIMIT_NOFILE, &old);
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	close(log_fd);
+	int warned = count_lines(log_path, "Too many open files");
+	unlink(log_path);
+	close(c);
+	stop(f);
+	assert_int_equal(got, 'e');
+	if (warned != 1)
+		fail_msg("%d EMFILE lines for one shortage (want 1)", warned);
+}
+
+static void test_listen_check(void **state)
+{
+	assert_int_equal(net_listen_check("echo", "127.0.0.1:0", true), 0);
+	assert_int_equal(net_listen_check("echo", "127.0.0.1:1", false), 0);
+	assert_int_equal(net_listen_check("echo", "garbage", false), -EINVAL);
+	assert_int_equal(net_listen_check("echo", "garbage", true), -EINVAL);
+	struct fix *f = start(NULL);
+	char addr[32];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", f->port);
+	assert_int_equal(net_listen_check("echo", addr, true), -EADDRINUSE);
+	assert_int_equal(net_listen_check("echo", addr, false), 0);  /* syntax only */
+	stop(f);
+}
+
 static void test_bad_addresses(void **state)
 {
 	struct echo e = { 0 };
@@ -505,6 +608,9 @@ int main(void)
 		cmocka_unit_test(test_peer_cred),
 		cmocka_unit_test(test_stop_with_clients),
 		cmocka_unit_test(test_bad_addresses),
+		cmocka_unit_test(test_accept_emfile),
+		cmocka_unit_test(test_slow_client_leaves_workers),
+		cmocka_unit_test(test_listen_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,19 +190,23 @@ static void apply_log_level(const struct conf *c)
 
 static void print_conf(const struct conf *c)
 {
+	/* A replica or a checkpoint view serves every frontend read-only. */
+	const char *ro = c->checkpoint ? " (checkpoint, read-only)" :
+			 c->read_only ? " (read-only)" : "";
 	printf("store          %s\n", c->url);
 	printf("mount          %s%s\n", c->mount_dir ? c->mount_dir : "(none)",
-	       c->checkpoint ? " (checkpoint, read-only)" : c->read_only ? " (read-only)" : "");
+	       c->mount_dir ? ro : "");
 	if (c->nfs_listen && *c->nfs_listen)
 		printf("nfs            %s, export %s%s\n", c->nfs_listen, c->nfs_export,
-		       c->nfs_read_only ? " (read-only)" : "");
+		       *ro ? ro : c->nfs_read_only ? " (read-only)" : "");
 	if (c->ninep_listen || c->ninep_socket)
-		printf("9p             %s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
+		printf("9p             %s%s%s%s\n", c->ninep_listen ? c->ninep_listen : "",
 		       c->ninep_listen && c->ninep_socket ? ", " : "",
-		       c->ninep_socket ? c->ninep_socket : "");
+		       c->ninep_socket ? c->ninep_socket : "", ro);
 	if (c->nbd_listen || c->nbd_socket)
-		printf("nbd            %s%s%s\n", c->nbd_listen ? c->nbd_listen : "",
-		       c->nbd_listen && c->nbd_socket ? ", " : "", c->nbd_socket ? c->nbd_socket : "");
+		printf("nbd            %s%s%s%s\n", c->nbd_listen ? c->nbd_listen : "",
+		       c->nbd_listen && c->nbd_socket ? ", " : "",
+		       c->nbd_socket ? c->nbd_socket : "", ro);
 	printf("compression    %s\n", c->compression);
 	printf("cache          %s, %" PRId64 " MiB RAM, %" PRId64 " MiB disk\n",
 	       *c->cache_dir ? c->cache_dir : "(no disk tier)", c->cache_memory >> 20,
@@ -217,7 +221,7 @@ static void print_conf(const struct conf *c)
 static int run_daemon(const struct conf *c)
 {
 	struct daemon *d;
-	if (daemon_frontends_check(c) < 0)
+	if (daemon_frontends_check(c, true) < 0)
 		return -EINVAL;
 	int r = daemon_open(c, DAEMON_SIGNALS, &d);
 	if (r == -EINTR)
@@ -247,6 +251,11 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (ro.check) {
+		/* A malformed frontend address fails here as it would at start. */
+		if (daemon_frontends_check(&conf, false) < 0) {
+			conf_free(&conf);
+			return 1;
+		}
 		print_conf(&conf);
 		conf_free(&conf);
 		return 0;

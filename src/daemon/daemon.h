@@ -70,9 +70,11 @@ const char *daemon_role_name(enum daemon_role r);
  * writer is not fenced for nothing). */
 bool daemon_frontends_configured(const struct conf *c);
 /* The checks each enabled frontend makes before the stack opens (FUSE:
- * the mount point exists and holds no live mount).  0 or negative errno,
- * logged. */
-int daemon_frontends_check(const struct conf *c);
+ * the mount point exists and holds no live mount; NFS, 9P, NBD: their
+ * TCP addresses can be bound).  at_start false: only what does not
+ * disturb a running daemon (`run --check`: address syntax).  0 or
+ * negative errno, logged. */
+int daemon_frontends_check(const struct conf *c, bool at_start);
 
 /* Start the admin socket, the follower and the frontends, serve until
  * asked to stop, then drain and stop the frontends.  -EINVAL (logged)

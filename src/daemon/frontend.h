@@ -10,8 +10,10 @@
  *
  * Life cycle, driven by daemon_serve():
  *   enabled(conf)     does the configuration ask for it?  (no side effects)
- *   check(conf)       optional, before the stack opens (the writer takes
- *                     over only if every frontend can start)
+ *   check(conf, true) optional, before the stack opens (the writer takes
+ *                     over only if every frontend can start: addresses are
+ *                     bound and closed again); check(conf, false) for
+ *                     `run --check`: syntax only
  *   start(env, &f)    start serving; returns once it serves (its threads
  *                     run on)
  *   describe(f, ...)  its address, for `bucketfs status`
@@ -42,7 +44,9 @@ struct frontend_env {
 struct frontend_ops {
 	const char *name;                            /* "fuse", "nfs", ... */
 	bool (*enabled)(const struct conf *c);
-	int (*check)(const struct conf *c);          /* may be NULL */
+	/* may be NULL; at_start false: for `run --check`, only what does not
+	 * disturb a daemon that already runs (address syntax, no binding) */
+	int (*check)(const struct conf *c, bool at_start);
 	int (*start)(const struct frontend_env *env, struct frontend **out);
 	void (*drain)(struct frontend *f);           /* may be NULL */
 	void (*stop)(struct frontend *f);

@@ -20,8 +20,10 @@ static bool fuse_enabled(const struct conf *c)
 	return c->mount_dir && *c->mount_dir;
 }
 
-static int fuse_check(const struct conf *c)
+static int fuse_check(const struct conf *c, bool at_start)
 {
+	if (!at_start)
+		return 0;   /* a running daemon's mount is there */
 	char *abs = NULL;
 	int r = fuse_mountpoint_check(c->mount_dir, &abs);
 	free(abs);

@@ -10,6 +10,7 @@
 
 #include "daemon/conf.h"
 #include "nbd/nbd.h"
+#include "net/net.h"
 #include "util/mem.h"
 
 struct frontend {
@@ -19,6 +20,15 @@ struct frontend {
 static bool nbd_enabled(const struct conf *c)
 {
 	return (c->nbd_listen && *c->nbd_listen) || (c->nbd_socket && *c->nbd_socket);
+}
+
+/* Before the stack opens: a busy or malformed address fails the start
+ * before a writer takes the store over. */
+static int nbd_check(const struct conf *c, bool at_start)
+{
+	if (!c->nbd_listen || !*c->nbd_listen)
+		return 0;
+	return net_listen_check("nbd", c->nbd_listen, at_start);
 }
 
 static int nbd_start(const struct frontend_env *env, struct frontend **out)
@@ -53,6 +63,7 @@ static int nbd_describe(struct frontend *f, char *buf, size_t size)
 const struct frontend_ops frontend_nbd = {
 	.name = "nbd",
 	.enabled = nbd_enabled,
+	.check = nbd_check,
 	.start = nbd_start,
 	.stop = nbd_stop,
 	.describe = nbd_describe,

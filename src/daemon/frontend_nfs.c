@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/conf.h"
+#include "net/net.h"
 #include "nfs/nfs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -62,6 +63,18 @@ static enum nfs_squash squash_of(const char *s)
 	return NFS_SQUASH_ROOT;
 }
 
+/* Before the stack opens: a busy or malformed address fails the start
+ * before a writer takes the store over. */
+static int nfs_check(const struct conf *c, bool at_start)
+{
+	char **listen = split_words(c->nfs_listen);
+	int r = 0;
+	for (size_t i = 0; r == 0 && listen[i]; i++)
+		r = net_listen_check("nfs", listen[i], at_start);
+	free_words(listen);
+	return r;
+}
+
 static int nfs_start(const struct frontend_env *env, struct frontend **out)
 {
 	const struct conf *c = env->conf;
@@ -104,6 +117,7 @@ static int nfs_describe(struct frontend *f, char *buf, size_t size)
 const struct frontend_ops frontend_nfs = {
 	.name = "nfs",
 	.enabled = nfs_enabled,
+	.check = nfs_check,
 	.start = nfs_start,
 	.stop = nfs_stop,
 	.describe = nfs_describe,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "daemon/conf.h"
+#include "net/net.h"
 #include "ninep/ninep.h"
 #include "util/mem.h"
 
@@ -36,11 +37,13 @@ static void make_socket_dir(const char *path)
 
 /* Before the stack opens: a busy or malformed address fails the start
  * before a writer takes the store over. */
-static int ninep_check(const struct conf *c)
+static int ninep_check(const struct conf *c, bool at_start)
 {
 	struct ninep_options o = { .listen = { NULL } };
 	if (!c->ninep_listen || !*c->ninep_listen)
 		return 0;
+	if (!at_start)
+		return net_listen_check("9p", c->ninep_listen, false);
 	o.listen[0] = c->ninep_listen;
 	return ninep_options_check(&o);
 }

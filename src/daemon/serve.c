@@ -24,12 +24,12 @@ bool daemon_frontends_configured(const struct conf *c)
 	return false;
 }
 
-int daemon_frontends_check(const struct conf *c)
+int daemon_frontends_check(const struct conf *c, bool at_start)
 {
 	for (const struct frontend_ops *const *f = daemon_frontends; *f; f++) {
 		if (!(*f)->enabled(c) || !(*f)->check)
 			continue;
-		int r = (*f)->check(c);
+		int r = (*f)->check(c, at_start);
 		if (r < 0)
 			return r;
 	}

@@ -95,7 +95,9 @@ int net_conn_reply(struct net_conn *c, void *buf, size_t len)
 	r->buf = buf;
 	r->len = len;
 	pthread_mutex_lock(&c->mu);
-	if (c->closing) {
+	/* After release() (reader_done) the writer may be gone: a reply
+	 * queued then would never be sent nor freed (net.h forbids it). */
+	if (c->closing || c->reader_done) {
 		pthread_mutex_unlock(&c->mu);
 		free(buf);
 		free(r);

@@ -49,7 +49,8 @@ struct net_proto {
 };
 
 struct net_options {
-	unsigned workers;        /* pool threads; 0: 16 */
+	unsigned workers;        /* pool threads; 0: 4 * max_inflight (so one
+	                          * connection never holds them all) */
 	unsigned max_conns;      /* connections at once (more are closed at
 	                          * accept, logged); 0: 256 */
 	unsigned max_inflight;   /* requests per connection at once; 0: 16 */
@@ -63,6 +64,13 @@ int net_server_new(const struct net_proto *proto, void *arg,
  * malformed address, else the errno of getaddrinfo/bind/listen (logged,
  * naming the address).  Before net_server_start only. */
 int net_server_listen_tcp(struct net_server *s, const char *addr);
+/* Check addr as net_server_listen_tcp would, logging the same way under
+ * the name who ("nfs"): -EINVAL when malformed; with try_bind it is also
+ * bound (and closed again), so a busy or foreign address fails now, with
+ * the errno it would fail with at start.  For a daemon's checks before
+ * it opens anything (try_bind) and for `run --check` (syntax only: a
+ * running daemon may hold the address). */
+int net_listen_check(const char *who, const char *addr, bool try_bind);
 /* Listen on a Unix socket at path (a stale socket file there is replaced;
  * one another server answers on is -EADDRINUSE, any other file -EEXIST),
  * chmod'ed to mode. */
@@ -91,7 +99,9 @@ int net_conn_submit(struct net_conn *c, void (*fn)(struct net_conn *c, void *job
 		    void *job, size_t cost);
 /* Queue buf[0, len) to be sent; takes ownership of buf (free()d once
  * sent, or at once when the connection is closing: -ESHUTDOWN).  Any
- * thread.  Replies leave in the order they were queued; each is written
+ * thread, while c lives: from serve(), a submitted job, or a thread of
+ * the protocol's that release() waits for; never after release()
+ * returned (c is freed right after: a reply then is a use after free).  Replies leave in the order they were queued; each is written
  * whole, never interleaved with another. */
 int net_conn_reply(struct net_conn *c, void *buf, size_t len);
 /* Close c after the queued replies are sent: its reader's next (or

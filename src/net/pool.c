@@ -2,7 +2,10 @@
  *
  * One FIFO of jobs under the server's mutex.  Fairness between clients
  * comes from the per-connection max_inflight bound (net_conn_submit), not
- * from the queue: no connection can hold more than that many workers. */
+ * from the queue: no connection can hold more than that many workers, and
+ * there are more workers than that (net_server_new's default: four
+ * times), so a client whose requests are all slow leaves workers for the
+ * others. */
 #include "net/net_int.h"
 
 #include <errno.h>

@@ -23,12 +23,16 @@ int net_server_new(const struct net_proto *proto, void *arg, const struct net_op
 	s->arg = arg;
 	if (opt)
 		s->opt = *opt;
-	if (!s->opt.workers)
-		s->opt.workers = 16;
 	if (!s->opt.max_conns)
 		s->opt.max_conns = 256;
 	if (!s->opt.max_inflight)
 		s->opt.max_inflight = 16;
+	/* Four connections' worth of requests: with as many workers as one
+	 * connection may have in flight, one client with slow requests (a
+	 * cold read from the store, a COMMIT) held every worker and stalled
+	 * every other client. */
+	if (!s->opt.workers)
+		s->opt.workers = 4 * s->opt.max_inflight;
 	if (!s->opt.conn_budget)
 		s->opt.conn_budget = 64u << 20;
 	s->conns = xcalloc(s->opt.max_conns, sizeof *s->conns);
@@ -187,15 +191,50 @@ int net_server_listen_unix(struct net_server *s, const char *path, mode_t mode)
 	return 0;
 }
 
+/* An accept() error that is the new connection's own (Linux passes a
+ * pending network error of the connection, or a firewall's EPERM, through
+ * accept): skip that connection and accept the next one at once. */
+static bool accept_error_is_the_peers(int e)
+{
+	switch (e) {
+	case EINTR: case ECONNABORTED: case EPROTO: case ENOPROTOOPT: case EHOSTDOWN:
+	case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH: case ENETDOWN:
+	case EPERM: case ETIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
+ * anything else: the pending connection stays in the backlog, so back
+ * off 100 ms instead of spinning, keep serving the others, and log the
+ * first failure of a run and then at most one line a minute (an fd
+ * shortage that lasts must not write ten lines a second). */
+static void accept_backoff(struct net_listener *l, int e, unsigned *fails, time_t *last_log)
+{
+	time_t now = time(NULL);
+	(*fails)++;
+	if (*fails == 1 || now - *last_log >= 60) {
+		log_warn("%s: accept on %s: %s (%u time%s; retrying every 100 ms)",
+			 l->s->proto->name, l->name, strerror(e), *fails, *fails == 1 ? "" : "s");
+		*last_log = now;
+	}
+	nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+}
+
 static void *accept_main(void *arg)
 {
 	struct net_listener *l = arg;
 	struct net_server *s = l->s;
+	unsigned fails = 0;
+	time_t last_log = 0;
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t n = sizeof peer;
 		memset(&peer, 0, sizeof peer);
 		int fd = accept4(l->fd, (struct sockaddr *)&peer, &n, SOCK_CLOEXEC);
+		int e = errno;
 		pthread_mutex_lock(&s->mu);
 		bool stopping = s->stopping;
 		pthread_mutex_unlock(&s->mu);
@@ -205,13 +244,14 @@ static void *accept_main(void *arg)
 			break;
 		}
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			/* Out of descriptors or memory: keep serving the others. */
-			log_warn("%s: accept on %s: %s", s->proto->name, l->name, strerror(errno));
-			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+			if (!accept_error_is_the_peers(e))
+				accept_backoff(l, e, &fails, &last_log);
 			continue;
 		}
+		if (fails)
+			log_info("%s: accept on %s works again (after %u failure%s)",
+				 s->proto->name, l->name, fails, fails == 1 ? "" : "s");
+		fails = 0;
 		if (l->is_unix)
 			peer.ss_family = AF_UNIX;
 		net_conn_spawn(s, fd, &peer, n);
@@ -262,6 +302,24 @@ int net_server_port(struct net_server *s, unsigned i)
 	return s->lis[i].port;
 }
 
+int net_listen_check(const char *who, const char *addr, bool try_bind)
+{
+	struct net_proto proto = { .name = who };
+	struct net_server *s;
+	char host[256], port[8];
+	if (!try_bind) {
+		if (split_addr(addr, host, sizeof host, port, sizeof port) == 0)
+			return 0;
+		log_error("%s: bad listen address \"%s\": want HOST:PORT, [V6ADDR]:PORT "
+			  "or :PORT", who, addr);
+		return -EINVAL;
+	}
+	net_server_new(&proto, NULL, NULL, &s);
+	int r = net_server_listen_tcp(s, addr);
+	net_server_stop(s);    /* never started: closes the listener */
+	return r;
+}
+
 void net_server_stop(struct net_server *s)
 {
 	if (!s)
@@ -287,7 +345,9 @@ void net_server_stop(struct net_server *s)
 	while (s->nconns)
 		pthread_cond_wait(&s->cond, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	if (s->started)
+	/* Also after a net_server_start whose pool started only partly: the
+	 * workers that did start must not outlive s. */
+	if (s->workers)
 		net_pool_stop(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cond);
