@@ -21,6 +21,13 @@ out=${VM_OUT:-$(cd "$(dirname "$0")/../.." && pwd)/build/vm}
 n=${VM_TAP:-0}
 for f in "$ctl.in" "$ctl.out"; do [ -p "$f" ] || mkfifo "$f" || exit 1; done
 t0=$(date +%s.%N)
+# Under make asan (BUCKETFS_ASAN) the server is several times slower, and
+# NFS commits every metadata change: give each guest test and the guest
+# more time there (a dead mount still fails, only later).
+if [ -n "${BUCKETFS_ASAN:-}" ]; then
+	: "${VM_TIMEOUT:=900}"
+	set -- bfs.testtimeout=600 "$@"
+fi
 timeout -k 5 "${VM_TIMEOUT:-300}" \
 nsenter --net="/run/netns/$ns" qemu-system-x86_64 \
 	-nodefaults -machine q35 -accel tcg -cpu qemu64 -smp 1 -m "${VM_MEM:-1024}" \
