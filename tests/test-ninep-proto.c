@@ -1483,6 +1483,49 @@ static void test_flush_blocked_lock(void **state)
 	sclose(b);
 }
 
+/* A Tflush sent right behind its blocking Tlock reaches the server while
+ * the Tlock is still on the worker pool, before its wait exists: the
+ * flush must still end the wait (Rflush at once), not wait for the lock
+ * to be granted.  Rounds, so that the race is hit. */
+static void test_flush_lock_race(void **state)
+{
+	struct p9c *a = sess(0), *b = sess(0);
+	mkdirp(a, "flushrace", 0777);
+	mkfile(a, "flushrace/f", 0666, "x");
+	uint32_t fa = openf(a, "flushrace/f", P9_DOTL_RDWR), fb = openf(b, "flushrace/f", P9_DOTL_RDWR);
+	uint8_t st;
+	struct p9_flock l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	for (int round = 0; round < 40; round++) {
+		struct p9_msg m = { 0 };
+		uint16_t t1 = p9c_tag(b), t2 = p9c_tag(b);
+		l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 22, "host-b");
+		l.flags = P9_LOCK_FLAGS_BLOCK;
+		p9m_tlock(&m, t1, fb, &l);
+		assert_ok(p9c_send(b, &m));
+		p9m_free(&m);
+		p9m_tflush(&m, t2, t1);
+		assert_ok(p9c_send(b, &m));
+		p9m_free(&m);
+		bool gotf = false;
+		while (!gotf) {
+			struct p9_reply *r;
+			int rc = p9c_recv_any(b, &r, 3000);
+			if (rc)
+				fail_msg("round %d: a Tflush right behind a blocking Tlock: %s (no Rflush in 3 s)",
+					 round, strerror(-rc));
+			if (r->tag == t2 && r->type == P9_RFLUSH)
+				gotf = true;
+			else if (r->tag != t1)
+				fail_msg("unexpected reply type %u tag %u", r->type, r->tag);
+			p9_reply_free(r);
+		}
+	}
+	sclose(a);
+	sclose(b);
+}
+
 /* ---- fids ---- */
 
 static void test_fids(void **state)
@@ -1742,6 +1785,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_lock, close_sessions),
 		cmocka_unit_test_teardown(test_flush, close_sessions),
 		cmocka_unit_test_teardown(test_flush_blocked_lock, close_sessions),
+		cmocka_unit_test_teardown(test_flush_lock_race, close_sessions),
 		cmocka_unit_test_teardown(test_fids, close_sessions),
 		cmocka_unit_test_teardown(test_permissions, close_sessions),
 		cmocka_unit_test_teardown(test_read_only, close_sessions),

@@ -163,6 +163,11 @@ static bool start_waiter(struct ninep_req *rq, uint64_t ino, const struct fs_loc
 	lw->lk = *lk;
 	pthread_mutex_lock(&c->mu);
 	rq->lock_wait = &lw->wait;   /* Tflush cancels it from now on */
+	/* A Tflush that came while this ran on the pool found no wait to
+	 * cancel: cancel it now (it holds before the wait starts), or the
+	 * flush would wait until the lock is granted. */
+	if (rq->nflush)
+		fs_lock_cancel(s->fs, &lw->wait);
 	pthread_mutex_unlock(&c->mu);
 	pthread_attr_t a;
 	pthread_attr_init(&a);
