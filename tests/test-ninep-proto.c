@@ -767,6 +767,22 @@ static void test_setattr(void **state)
 	s.valid = P9_SETATTR_UID;
 	s.uid = 0;
 	assert_errno(p9_setattr(c, m, &s), EPERM);
+	/* ftruncate through a fid it opened for writing: allowed on its file
+	 * even once the mode says read-only, and it drops setuid as a write
+	 * by an unprivileged user does (not done as root) */
+	s.valid = P9_SETATTR_MODE;
+	s.mode = 04755;
+	assert_ok(p9_setattr(c, m, &s));
+	uint32_t mo = openf(c, "setattr/mine", P9_DOTL_RDWR);
+	s.valid = P9_SETATTR_MODE;
+	s.mode = 04444;
+	assert_ok(p9_setattr(c, m, &s));
+	s.valid = P9_SETATTR_SIZE;
+	s.size = 3;
+	assert_ok(p9_setattr(c, mo, &s));
+	assert_int_equal(attrs(c, "setattr/mine").size, 3);
+	assert_int_equal(attrs(c, "setattr/mine").mode, S_IFREG | 0444);
+	assert_ok(p9_clunk(c, mo));
 	sclose(c);
 }
 
