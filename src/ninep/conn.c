@@ -72,6 +72,7 @@ static bool tag_busy(struct ninep_conn *c, uint16_t tag)
 
 static void req_free(struct ninep_req *rq)
 {
+	ninep_req_users_put(rq);
 	free(rq->flushes);
 	free(rq->buf);
 	free(rq);

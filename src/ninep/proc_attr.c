@@ -113,7 +113,7 @@ int proc_setattr(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &ino);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	pthread_mutex_lock(&f->mu);
 	bool open_w = f->open && (f->oflags & O_ACCMODE) != O_RDONLY;
 	pthread_mutex_unlock(&f->mu);

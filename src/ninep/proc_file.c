@@ -44,7 +44,7 @@ int proc_lopen(struct ninep_req *rq, struct p9_wr *w)
 	if (!f)
 		return -EBADF;
 	int flags = open_flags(rq->m.u.lopen.flags) & ~O_EXCL;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	struct fs_attr a;
 	int r = 0;
 	if (c->srv->read_only && (may_write(flags) || (flags & O_TRUNC)))
@@ -81,7 +81,7 @@ int proc_lcreate(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &dir);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	cr.gid = m->gid;   /* the creator's effective gid, as the client says */
 	int flags = open_flags(m->flags) | O_CREAT;
 	struct fs_attr a;
@@ -166,7 +166,7 @@ int proc_write(struct ninep_req *rq, struct p9_wr *w)
 	} else if (c->srv->read_only) {
 		r = -EROFS;
 	} else {
-		struct fs_cred cr = ninep_cred(c, f);
+		struct fs_cred cr = ninep_cred(rq, f);
 		uint64_t off = m->offset;
 		struct fs_attr a;
 		r = 0;
