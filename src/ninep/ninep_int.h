@@ -22,6 +22,8 @@
 
 /* fs_cred.origin of this frontend's calls: the base + a server number. */
 #define NINEP_ORIGIN_BASE 0x39500000u   /* "9P" */
+/* Locks that make O_APPEND writes through this server atomic. */
+#define NINEP_APPEND_STRIPES 64
 /* Waiting Tflush requests per connection; past it the reader waits. */
 #define NINEP_MAX_FLUSHES 1024
 
@@ -45,6 +47,8 @@ struct ninep_server {
 	pthread_mutex_t users_mu;
 	struct ninep_user *users;
 	unsigned nusers;
+	/* O_APPEND writes (proc_file.c), striped by inode: */
+	pthread_mutex_t append_mu[NINEP_APPEND_STRIPES];
 	/* Blocked lock requests' threads (proc_lock.c): */
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cond;     /* a waiter ended */
