@@ -215,13 +215,20 @@ static int serve_one(struct ninep_conn *c)
 			 size, c->msize);
 		return -EPROTO;
 	}
+	/* The type first: a Twrite (the only big message without strings)
+	 * needs no scratch after it, any other one as much as its size. */
+	uint8_t type;
+	n = net_conn_read(c->nc, &type, 1);
+	if (n != 1)
+		return n < 0 ? (int)n : -EPIPE;
 	struct ninep_req *rq = xcalloc(1, sizeof *rq);
 	rq->c = c;
-	rq->len = size;
-	rq->buf = xmalloc(2 * (size_t)size);   /* the message, then the scratch */
+	rq->len = type == P9_TWRITE ? size : 2 * (size_t)size;   /* what buf holds */
+	rq->buf = xmalloc(rq->len);   /* the message, then the scratch */
 	memcpy(rq->buf, hdr, 4);
-	n = net_conn_read(c->nc, rq->buf + 4, size - 4);
-	if (n != (ssize_t)(size - 4)) {
+	rq->buf[4] = type;
+	n = net_conn_read(c->nc, rq->buf + 5, size - 5);
+	if (n != (ssize_t)(size - 5)) {
 		req_free(rq);
 		return n < 0 ? (int)n : -EPIPE;
 	}

@@ -90,7 +90,7 @@ struct ninep_req {
 	struct ninep_req *prev, *next;   /* conn->pending */
 	uint16_t *flushes;               /* tags of the Tflush waiting for it */
 	unsigned nflush, capflush;
-	size_t len;
+	size_t len;                      /* buf's size: its cost with the reply's */
 	uint8_t *buf;                    /* the message, then its strings' scratch */
 	struct fs_lock_wait *lock_wait;  /* a blocked Tlock's wait (Tflush cancels) */
 	struct ninep_user *users[2];     /* fresh credentials its calls use (cred.c) */
