@@ -12,7 +12,8 @@
  * follows it at once, or the request is still pending: the Tflush's tag
  * joins the request's waiters and the worker queues each Rflush right
  * after the request's own reply.  Requests are never abandoned half-way
- * (none of them blocks for long: a blocking lock answers BLOCKED, see
+ * (none of them blocks for long, but a blocking Tlock, which waits on a
+ * thread of its own that the Tflush cancels: it answers EINTR, see
  * proc_lock.c), so "flushed" means "answered first, then Rflush", which
  * the spec allows and Linux handles.  An unknown oldtag gets Rflush at
  * once.  At most NINEP_MAX_FLUSHES waiters per connection: past that the
