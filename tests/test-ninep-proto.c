@@ -767,7 +767,72 @@ static void test_setattr(void **state)
 	s.valid = P9_SETATTR_UID;
 	s.uid = 0;
 	assert_errno(p9_setattr(c, m, &s), EPERM);
+	/* ftruncate through a fid it opened for writing: allowed on its file
+	 * even once the mode says read-only, and it drops setuid as a write
+	 * by an unprivileged user does (not done as root) */
+	s.valid = P9_SETATTR_MODE;
+	s.mode = 04755;
+	assert_ok(p9_setattr(c, m, &s));
+	uint32_t mo = openf(c, "setattr/mine", P9_DOTL_RDWR);
+	s.valid = P9_SETATTR_MODE;
+	s.mode = 04444;
+	assert_ok(p9_setattr(c, m, &s));
+	s.valid = P9_SETATTR_SIZE;
+	s.size = 3;
+	assert_ok(p9_setattr(c, mo, &s));
+	assert_int_equal(attrs(c, "setattr/mine").size, 3);
+	assert_int_equal(attrs(c, "setattr/mine").mode, S_IFREG | 0444);
+	assert_ok(p9_clunk(c, mo));
 	sclose(c);
+}
+
+/* O_APPEND writes sent at once from two sessions (each pipelines its
+ * Twrites, so the server runs them side by side): every record lands
+ * whole and none overwrites another. */
+static void test_append_concurrent(void **state)
+{
+	enum { K = 48, REC = 64 };
+	struct p9c *c[2] = { sess(0), sess(0) };
+	mkdirp(c[0], "appendrace", 0777);
+	mkfile(c[0], "appendrace/log", 0666, "");
+	uint32_t fid[2];
+	for (int i = 0; i < 2; i++)
+		fid[i] = openf(c[i], "appendrace/log", P9_DOTL_WRONLY | P9_DOTL_APPEND);
+	uint16_t tags[2][K];
+	for (int k = 0; k < K; k++)
+		for (int i = 0; i < 2; i++) {
+			char rec[REC];
+			memset(rec, 'a' + i, REC);
+			snprintf(rec, REC, "%d:%02d:", i, k);
+			rec[REC - 1] = '\n';
+			struct p9_msg m = { 0 };
+			tags[i][k] = p9c_tag(c[i]);
+			p9m_twrite(&m, tags[i][k], fid[i], 0, rec, REC);
+			assert_ok(p9c_send(c[i], &m));
+			p9m_free(&m);
+		}
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < K; k++) {
+			struct p9_reply *r;
+			assert_ok(p9c_recv_tag(c[i], tags[i][k], &r));
+			if (r->type != P9_RWRITE)
+				fail_msg("append %d/%d: reply type %u", i, k, r->type);
+			p9_reply_free(r);
+		}
+	static char buf[2 * K * REC + 1];
+	uint32_t n = slurp(c[0], "appendrace/log", buf, sizeof buf, 8000);
+	if (n != 2 * K * REC)
+		fail_msg("%d appends of %d bytes left %u bytes, not %d", 2 * K, REC, n, 2 * K * REC);
+	bool seen[2][K] = { { false } };
+	for (uint32_t off = 0; off < n; off += REC) {
+		int i, k;
+		if (sscanf(buf + off, "%d:%d:", &i, &k) != 2 || i < 0 || i > 1 || k < 0 || k >= K ||
+		    seen[i][k] || buf[off + REC - 1] != '\n')
+			fail_msg("a torn or repeated record at %u", off);
+		seen[i][k] = true;
+	}
+	sclose(c[0]);
+	sclose(c[1]);
 }
 
 /* ---- readdir ---- */
@@ -1483,6 +1548,49 @@ static void test_flush_blocked_lock(void **state)
 	sclose(b);
 }
 
+/* A Tflush sent right behind its blocking Tlock reaches the server while
+ * the Tlock is still on the worker pool, before its wait exists: the
+ * flush must still end the wait (Rflush at once), not wait for the lock
+ * to be granted.  Rounds, so that the race is hit. */
+static void test_flush_lock_race(void **state)
+{
+	struct p9c *a = sess(0), *b = sess(0);
+	mkdirp(a, "flushrace", 0777);
+	mkfile(a, "flushrace/f", 0666, "x");
+	uint32_t fa = openf(a, "flushrace/f", P9_DOTL_RDWR), fb = openf(b, "flushrace/f", P9_DOTL_RDWR);
+	uint8_t st;
+	struct p9_flock l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 11, "host-a");
+	assert_ok(p9_lock(a, fa, &l, &st));
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	for (int round = 0; round < 40; round++) {
+		struct p9_msg m = { 0 };
+		uint16_t t1 = p9c_tag(b), t2 = p9c_tag(b);
+		l = lk(P9_LOCK_TYPE_WRLCK, 0, 0, 22, "host-b");
+		l.flags = P9_LOCK_FLAGS_BLOCK;
+		p9m_tlock(&m, t1, fb, &l);
+		assert_ok(p9c_send(b, &m));
+		p9m_free(&m);
+		p9m_tflush(&m, t2, t1);
+		assert_ok(p9c_send(b, &m));
+		p9m_free(&m);
+		bool gotf = false;
+		while (!gotf) {
+			struct p9_reply *r;
+			int rc = p9c_recv_any(b, &r, 3000);
+			if (rc)
+				fail_msg("round %d: a Tflush right behind a blocking Tlock: %s (no Rflush in 3 s)",
+					 round, strerror(-rc));
+			if (r->tag == t2 && r->type == P9_RFLUSH)
+				gotf = true;
+			else if (r->tag != t1)
+				fail_msg("unexpected reply type %u tag %u", r->type, r->tag);
+			p9_reply_free(r);
+		}
+	}
+	sclose(a);
+	sclose(b);
+}
+
 /* ---- fids ---- */
 
 static void test_fids(void **state)
@@ -1732,6 +1840,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_read_write, close_sessions),
 		cmocka_unit_test_teardown(test_getattr, close_sessions),
 		cmocka_unit_test_teardown(test_setattr, close_sessions),
+		cmocka_unit_test_teardown(test_append_concurrent, close_sessions),
 		cmocka_unit_test_teardown(test_readdir, close_sessions),
 		cmocka_unit_test_teardown(test_mkdir_mknod, close_sessions),
 		cmocka_unit_test_teardown(test_symlink_link, close_sessions),
@@ -1742,6 +1851,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_lock, close_sessions),
 		cmocka_unit_test_teardown(test_flush, close_sessions),
 		cmocka_unit_test_teardown(test_flush_blocked_lock, close_sessions),
+		cmocka_unit_test_teardown(test_flush_lock_race, close_sessions),
 		cmocka_unit_test_teardown(test_fids, close_sessions),
 		cmocka_unit_test_teardown(test_permissions, close_sessions),
 		cmocka_unit_test_teardown(test_read_only, close_sessions),

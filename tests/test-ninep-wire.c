@@ -25,6 +25,7 @@
 
 #include "fsfix.h"
 #include "ninep/ninep.h"
+#include "ninep/ninep_int.h"
 #include "ninep/wire.h"
 #include "util/coding.h"
 
@@ -930,6 +931,37 @@ static void test_lock_flush(void **state)
 	close(c.fd);
 }
 
+/* A fid's user (loaded at Tattach) goes stale after the cache's TTL; a
+ * fid lives as long as the mount, so each request's credentials come
+ * from the user database again: a group the user left is gone. */
+static void test_cred_refresh(void **state)
+{
+	struct ninep_server s = { 0 };
+	pthread_mutex_init(&s.users_mu, NULL);
+	struct ninep_conn c = { .srv = &s };
+	struct ninep_user *u = ninep_user_get(&s, 0);
+	uint32_t *groups = u->groups, ngroups = u->ngroups, old[1] = { 424242 };
+	u->groups = old;   /* what the database said an hour ago */
+	u->ngroups = 1;
+	struct ninep_fid f = { .user = u };
+	struct ninep_req rq = { .c = &c };
+	struct fs_cred cr = ninep_cred(&rq, &f);
+	assert_int_equal(cr.ngroups, 1);   /* fresh: still the one loaded */
+	assert_int_equal(cr.groups[0], 424242);
+	u->loaded -= 3600;
+	cr = ninep_cred(&rq, &f);
+	assert_int_equal(cr.uid, 0);
+	for (uint32_t i = 0; i < cr.ngroups; i++)
+		if (cr.groups[i] == 424242)
+			fail_msg("a stale user's old groups are still used");
+	ninep_req_users_put(&rq);
+	u->groups = groups;
+	u->ngroups = ngroups;
+	ninep_user_put(&s, u);
+	ninep_users_free(&s);
+	pthread_mutex_destroy(&s.users_mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -940,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_type),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_encoder_overflow),
+		cmocka_unit_test(test_cred_refresh),
 		cmocka_unit_test_setup_teardown(test_version, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_flush, rt_setup, rt_teardown),

@@ -12,7 +12,8 @@
  * follows it at once, or the request is still pending: the Tflush's tag
  * joins the request's waiters and the worker queues each Rflush right
  * after the request's own reply.  Requests are never abandoned half-way
- * (none of them blocks for long: a blocking lock answers BLOCKED, see
+ * (none of them blocks for long, but a blocking Tlock, which waits on a
+ * thread of its own that the Tflush cancels: it answers EINTR, see
  * proc_lock.c), so "flushed" means "answered first, then Rflush", which
  * the spec allows and Linux handles.  An unknown oldtag gets Rflush at
  * once.  At most NINEP_MAX_FLUSHES waiters per connection: past that the
@@ -72,6 +73,7 @@ static bool tag_busy(struct ninep_conn *c, uint16_t tag)
 
 static void req_free(struct ninep_req *rq)
 {
+	ninep_req_users_put(rq);
 	free(rq->flushes);
 	free(rq->buf);
 	free(rq);
@@ -214,13 +216,20 @@ static int serve_one(struct ninep_conn *c)
 			 size, c->msize);
 		return -EPROTO;
 	}
+	/* The type first: a Twrite (the only big message without strings)
+	 * needs no scratch after it, any other one as much as its size. */
+	uint8_t type;
+	n = net_conn_read(c->nc, &type, 1);
+	if (n != 1)
+		return n < 0 ? (int)n : -EPIPE;
 	struct ninep_req *rq = xcalloc(1, sizeof *rq);
 	rq->c = c;
-	rq->len = size;
-	rq->buf = xmalloc(2 * (size_t)size);   /* the message, then the scratch */
+	rq->len = type == P9_TWRITE ? size : 2 * (size_t)size;   /* what buf holds */
+	rq->buf = xmalloc(rq->len);   /* the message, then the scratch */
 	memcpy(rq->buf, hdr, 4);
-	n = net_conn_read(c->nc, rq->buf + 4, size - 4);
-	if (n != (ssize_t)(size - 4)) {
+	rq->buf[4] = type;
+	n = net_conn_read(c->nc, rq->buf + 5, size - 5);
+	if (n != (ssize_t)(size - 5)) {
 		req_free(rq);
 		return n < 0 ? (int)n : -EPIPE;
 	}

@@ -7,7 +7,9 @@
  *
  * Entries are shared by the fids attached as that user (refs under
  * users_mu); a stale entry leaves the cache at the next lookup and is
- * freed when its last fid goes. */
+ * freed when its last fid goes.  A fid keeps its entry for its life (a
+ * mount's attach fid lives as long as the mount), so ninep_cred swaps a
+ * stale one for the cache's current one, per request. */
 #include "ninep/ninep_int.h"
 
 #include <errno.h>
@@ -54,8 +56,11 @@ static struct ninep_user *user_load(uint32_t uid)
 			if (n > NINEP_GROUPS_MAX)
 				n = NINEP_GROUPS_MAX;
 			g = xrealloc(g, (size_t)n * sizeof *g);
+			/* Past the cap glibc fills the first n and fails: the
+			 * user keeps those, not none at all. */
+			int cap = n;
 			if (getgrouplist(pw.pw_name, pw.pw_gid, g, &n) < 0)
-				n = 0;
+				n = n > cap ? cap : 0;
 		}
 		if (n > 0) {
 			u->groups = xmalloc((size_t)n * sizeof *u->groups);
@@ -145,9 +150,32 @@ int ninep_uid_by_name(const char *name, uint32_t *uid)
 	return r;
 }
 
-struct fs_cred ninep_cred(const struct ninep_conn *c, const struct ninep_fid *f)
+struct fs_cred ninep_cred(struct ninep_req *rq, const struct ninep_fid *f)
 {
+	struct ninep_server *s = rq->c->srv;
 	const struct ninep_user *u = f->user;
-	struct fs_cred cr = { u->uid, u->gid, u->ngroups, u->groups, c->srv->origin };
+	/* u never changes (handlers use its groups without a lock); a stale
+	 * one is replaced for this request only. */
+	if (now_s() - u->loaded > NINEP_USER_TTL) {
+		const struct ninep_user *fresh = NULL;
+		for (unsigned i = 0; i < rq->nusers && !fresh; i++)
+			if (rq->users[i]->uid == u->uid)
+				fresh = rq->users[i];
+		if (!fresh && rq->nusers < sizeof rq->users / sizeof rq->users[0]) {
+			struct ninep_user *nu = ninep_user_get(s, u->uid);
+			rq->users[rq->nusers++] = nu;
+			fresh = nu;
+		}
+		if (fresh)
+			u = fresh;
+	}
+	struct fs_cred cr = { u->uid, u->gid, u->ngroups, u->groups, s->origin };
 	return cr;
+}
+
+void ninep_req_users_put(struct ninep_req *rq)
+{
+	for (unsigned i = 0; i < rq->nusers; i++)
+		ninep_user_put(rq->c->srv, rq->users[i]);
+	rq->nusers = 0;
 }

@@ -22,6 +22,8 @@
 
 /* fs_cred.origin of this frontend's calls: the base + a server number. */
 #define NINEP_ORIGIN_BASE 0x39500000u   /* "9P" */
+/* Locks that make O_APPEND writes through this server atomic. */
+#define NINEP_APPEND_STRIPES 64
 /* Waiting Tflush requests per connection; past it the reader waits. */
 #define NINEP_MAX_FLUSHES 1024
 
@@ -45,6 +47,8 @@ struct ninep_server {
 	pthread_mutex_t users_mu;
 	struct ninep_user *users;
 	unsigned nusers;
+	/* O_APPEND writes (proc_file.c), striped by inode: */
+	pthread_mutex_t append_mu[NINEP_APPEND_STRIPES];
 	/* Blocked lock requests' threads (proc_lock.c): */
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cond;     /* a waiter ended */
@@ -86,9 +90,11 @@ struct ninep_req {
 	struct ninep_req *prev, *next;   /* conn->pending */
 	uint16_t *flushes;               /* tags of the Tflush waiting for it */
 	unsigned nflush, capflush;
-	size_t len;
+	size_t len;                      /* buf's size: its cost with the reply's */
 	uint8_t *buf;                    /* the message, then its strings' scratch */
 	struct fs_lock_wait *lock_wait;  /* a blocked Tlock's wait (Tflush cancels) */
+	struct ninep_user *users[2];     /* fresh credentials its calls use (cred.c) */
+	unsigned nusers;
 	struct ninep_msg m;
 };
 
@@ -141,8 +147,13 @@ void ninep_user_put(struct ninep_server *s, struct ninep_user *u);
 /* uname -> uid; -ENOENT. */
 int ninep_uid_by_name(const char *name, uint32_t *uid);
 void ninep_users_free(struct ninep_server *s);
-/* The credentials of calls through f. */
-struct fs_cred ninep_cred(const struct ninep_conn *c, const struct ninep_fid *f);
+/* The credentials of rq's calls through f: f's user's, or when those
+ * were loaded longer than the cache's TTL ago, the uid's as the cache has
+ * them now (held by rq until it is freed), so group changes reach fids
+ * that live as long as a mount. */
+struct fs_cred ninep_cred(struct ninep_req *rq, const struct ninep_fid *f);
+/* Drop the users rq holds (conn.c, when rq is freed). */
+void ninep_req_users_put(struct ninep_req *rq);
 
 /* ---- proc.c: run one request on a worker ---- */
 void ninep_proc_run(struct net_conn *nc, void *job);
@@ -174,6 +185,6 @@ struct ninep_fid *ninep_fid_file(struct ninep_req *rq, uint32_t fid, uint64_t *i
 int ninep_xattr_read(struct ninep_fid *f, uint64_t off, uint32_t count, struct p9_wr *w);
 int ninep_xattr_write(struct ninep_fid *f, uint64_t off, const uint8_t *data, uint32_t count,
 		      struct p9_wr *w);
-int ninep_xattr_commit(struct ninep_conn *c, struct ninep_fid *f);
+int ninep_xattr_commit(struct ninep_req *rq, struct ninep_fid *f);
 
 #endif

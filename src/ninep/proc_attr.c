@@ -5,9 +5,9 @@
  * inode's generation, data_version its change counter.  Tsetattr maps
  * each valid bit onto the core's: a time bit without its _SET bit means
  * "now"; CTIME alone asks for a ctime update, which every core setattr
- * makes.  Truncating and touching through a fid opened for writing is
- * allowed whatever the mode says now (ftruncate on a file created 0444),
- * as the open already checked it. */
+ * makes.  Truncating through a fid opened for writing is allowed to the
+ * file's owner whatever the mode says now (ftruncate on a file created
+ * 0444), as knfsd allows it; others need write permission now. */
 #include "ninep/ninep_int.h"
 
 #include <errno.h>
@@ -113,16 +113,15 @@ int proc_setattr(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &ino);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	pthread_mutex_lock(&f->mu);
 	bool open_w = f->open && (f->oflags & O_ACCMODE) != O_RDONLY;
 	pthread_mutex_unlock(&f->mu);
-	if (open_w && !(sa.valid & ~(FS_SET_SIZE | FS_SET_ATIME_NOW | FS_SET_MTIME_NOW))) {
-		cr.uid = 0;   /* what the open allowed (see the top) */
-		cr.gid = 0;
-		cr.ngroups = 0;
-		cr.groups = NULL;
-	}
+	/* What the open allowed (see the top): the owner may truncate
+	 * whatever the mode says now.  With the user's own credentials, so a
+	 * truncate still drops setuid (not as root, which keeps it). */
+	if (open_w && (sa.valid & FS_SET_SIZE))
+		sa.valid |= FS_SET_OWNER_OVERRIDE;
 	r = fs_setattr(c->srv->fs, &cr, ino, &sa, NULL, NULL);
 	fid_put(c, f);
 	return r;

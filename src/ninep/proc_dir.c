@@ -49,7 +49,7 @@ int proc_readdir(struct ninep_req *rq, struct p9_wr *w)
 	pthread_mutex_lock(&f->mu);
 	bool open = f->open;
 	pthread_mutex_unlock(&f->mu);
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	uint32_t count = m->count;
 	if (count > c->msize - P9_IOHDR)
 		count = c->msize - P9_IOHDR;
@@ -78,7 +78,7 @@ static struct ninep_fid *dir_fid(struct ninep_req *rq, uint32_t fid, uint32_t gi
 {
 	struct ninep_fid *f = ninep_fid_file(rq, fid, dir);
 	if (f) {
-		*cr = ninep_cred(rq->c, f);
+		*cr = ninep_cred(rq, f);
 		cr->gid = gid;
 	}
 	return f;
@@ -189,7 +189,7 @@ int proc_link(struct ninep_req *rq, struct p9_wr *w)
 		fid_put(rq->c, d);
 		return -EBADF;
 	}
-	struct fs_cred cr = ninep_cred(rq->c, d);
+	struct fs_cred cr = ninep_cred(rq, d);
 	r = fs_link(rq->c->srv->fs, &cr, ino, dir, m->name.s, NULL, NULL);
 	fid_put(rq->c, f);
 	fid_put(rq->c, d);
@@ -223,7 +223,7 @@ int proc_rename(struct ninep_req *rq, struct p9_wr *w)
 	uint64_t parent = f->parent;
 	char *name = f->name ? xstrdup(f->name) : NULL;
 	pthread_mutex_unlock(&f->mu);
-	struct fs_cred cr = ninep_cred(rq->c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	struct fs_attr a;
 	if (!name)
 		r = -EINVAL;
@@ -260,7 +260,7 @@ int proc_renameat(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *od = ninep_fid_file(rq, m->olddirfid, &olddir);
 	if (!od)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(rq->c, od);
+	struct fs_cred cr = ninep_cred(rq, od);
 	r = rename_names(rq, olddir, m->oldname.s, m->newdirfid, m->newname.s, &cr);
 	fid_put(rq->c, od);
 	return r;
@@ -278,7 +278,7 @@ int proc_unlinkat(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *d = ninep_fid_file(rq, m->dirfid, &dir);
 	if (!d)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(rq->c, d);
+	struct fs_cred cr = ninep_cred(rq, d);
 	r = (m->flags & P9_AT_REMOVEDIR) ? fs_rmdir(rq->c->srv->fs, &cr, dir, m->name.s, NULL)
 					 : fs_unlink(rq->c->srv->fs, &cr, dir, m->name.s, NULL);
 	fid_put(rq->c, d);

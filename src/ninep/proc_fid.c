@@ -99,7 +99,7 @@ int proc_walk(struct ninep_req *rq, struct p9_wr *w)
 		fid_put(c, f);
 		return -EBUSY;
 	}
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	struct fs_attr a;
 	struct p9_qid qids[NINEP_MAXWELEM];
 	uint64_t parent = 0;
@@ -188,7 +188,7 @@ int proc_clunk(struct ninep_req *rq, struct p9_wr *w)
 	bool xw = f->kind == FID_XATTR_WRITE;
 	pthread_mutex_unlock(&f->mu);
 	if (xw)
-		r = ninep_xattr_commit(c, f);
+		r = ninep_xattr_commit(rq, f);
 	fid_put(c, f);
 	return r;
 }
@@ -201,7 +201,7 @@ int proc_remove(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = fid_remove(c, rq->m.u.fid.fid);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	pthread_mutex_lock(&f->mu);
 	uint64_t ino = f->ino, parent = f->parent;
 	char *name = f->name ? xstrdup(f->name) : NULL;

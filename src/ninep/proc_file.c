@@ -5,7 +5,13 @@
  * readable through it.  Permission is checked at open, as open(2) does;
  * reads and writes then need the access the open asked for (EBADF).
  * Tfsync is the core's fs_fsync: free when the file's changes are already
- * durable, else the verified barrier (the datasync flag is passed on). */
+ * durable, else the verified barrier (the datasync flag is passed on).
+ *
+ * O_APPEND: the core has no atomic append, so a Twrite through a fid
+ * opened with it reads the size and writes there under a lock of this
+ * server (striped by inode).  Appends through 9P are therefore atomic
+ * with each other, but not with writes through FUSE, NFS or another
+ * server on the same store, which may land in between. */
 #include "ninep/ninep_int.h"
 
 #include <errno.h>
@@ -44,7 +50,7 @@ int proc_lopen(struct ninep_req *rq, struct p9_wr *w)
 	if (!f)
 		return -EBADF;
 	int flags = open_flags(rq->m.u.lopen.flags) & ~O_EXCL;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	struct fs_attr a;
 	int r = 0;
 	if (c->srv->read_only && (may_write(flags) || (flags & O_TRUNC)))
@@ -81,7 +87,7 @@ int proc_lcreate(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &dir);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	cr.gid = m->gid;   /* the creator's effective gid, as the client says */
 	int flags = open_flags(m->flags) | O_CREAT;
 	struct fs_attr a;
@@ -166,15 +172,24 @@ int proc_write(struct ninep_req *rq, struct p9_wr *w)
 	} else if (c->srv->read_only) {
 		r = -EROFS;
 	} else {
-		struct fs_cred cr = ninep_cred(c, f);
+		struct fs_cred cr = ninep_cred(rq, f);
 		uint64_t off = m->offset;
 		struct fs_attr a;
+		pthread_mutex_t *amu = &c->srv->append_mu[ino % NINEP_APPEND_STRIPES];
 		r = 0;
-		if (append && (r = fs_getattr(c->srv->fs, ino, &a)) == 0)
-			off = a.size;   /* O_APPEND: at the end, as pwrite(2) on Linux */
+		if (append) {
+			/* O_APPEND: at the end, as pwrite(2) on Linux.  The size
+			 * and the write under one lock, so appends through this
+			 * server never overwrite each other (see the top). */
+			pthread_mutex_lock(amu);
+			if ((r = fs_getattr(c->srv->fs, ino, &a)) == 0)
+				off = a.size;
+		}
 		size_t put = 0;
 		if (r == 0)
 			r = fs_write(c->srv->fs, &cr, ino, off, m->data, m->count, &put);
+		if (append)
+			pthread_mutex_unlock(amu);
 		if (put > 0)
 			r = 0;
 		if (r == 0)

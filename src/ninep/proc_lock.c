@@ -161,8 +161,19 @@ static bool start_waiter(struct ninep_req *rq, uint64_t ino, const struct fs_loc
 	lw->ino = ino;
 	lw->o = *o;
 	lw->lk = *lk;
+	/* The wait may last long and no longer counts against the
+	 * connection's budget: drop the message (a client_id may make it
+	 * msize-sized); only rq->m.tag is used from now on. */
+	free(rq->buf);
+	rq->buf = NULL;
+	memset(&rq->m.u, 0, sizeof rq->m.u);
 	pthread_mutex_lock(&c->mu);
 	rq->lock_wait = &lw->wait;   /* Tflush cancels it from now on */
+	/* A Tflush that came while this ran on the pool found no wait to
+	 * cancel: cancel it now (it holds before the wait starts), or the
+	 * flush would wait until the lock is granted. */
+	if (rq->nflush)
+		fs_lock_cancel(s->fs, &lw->wait);
 	pthread_mutex_unlock(&c->mu);
 	pthread_attr_t a;
 	pthread_attr_init(&a);

@@ -67,7 +67,7 @@ int proc_xattrwalk(struct ninep_req *rq, struct p9_wr *w)
 	struct ninep_fid *f = ninep_fid_file(rq, m->fid, &ino);
 	if (!f)
 		return -EBADF;
-	struct fs_cred cr = ninep_cred(c, f);
+	struct fs_cred cr = ninep_cred(rq, f);
 	uint8_t *val = NULL;
 	size_t len = 0;
 	int r = xattr_load(c->srv->fs, &cr, ino, m->name.s, &val, &len);
@@ -186,9 +186,10 @@ int ninep_xattr_write(struct ninep_fid *f, uint64_t off, const uint8_t *data, ui
 	return r;
 }
 
-int ninep_xattr_commit(struct ninep_conn *c, struct ninep_fid *f)
+int ninep_xattr_commit(struct ninep_req *rq, struct ninep_fid *f)
 {
-	struct fs_cred cr = ninep_cred(c, f);
+	struct ninep_conn *c = rq->c;
+	struct fs_cred cr = ninep_cred(rq, f);
 	pthread_mutex_lock(&f->mu);
 	int r;
 	if (f->xlen != f->xsize)

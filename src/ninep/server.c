@@ -22,6 +22,8 @@ static void server_free(struct ninep_server *s)
 	pthread_mutex_destroy(&s->users_mu);
 	pthread_mutex_destroy(&s->wait_mu);
 	pthread_cond_destroy(&s->wait_cond);
+	for (unsigned i = 0; i < NINEP_APPEND_STRIPES; i++)
+		pthread_mutex_destroy(&s->append_mu[i]);
 	free(s);
 }
 
@@ -53,6 +55,8 @@ int ninep_server_start(struct fs *fs, const struct ninep_options *o, struct nine
 	pthread_mutex_init(&s->users_mu, NULL);
 	pthread_mutex_init(&s->wait_mu, NULL);
 	pthread_cond_init(&s->wait_cond, NULL);
+	for (unsigned i = 0; i < NINEP_APPEND_STRIPES; i++)
+		pthread_mutex_init(&s->append_mu[i], NULL);
 	/* A request costs its message plus its reply: room for several
 	 * msize-sized reads at once per connection. */
 	/* A client has at most 16 requests running (some may wait for a

@@ -170,9 +170,9 @@ struct ninep_msg {
 };
 
 /* Decode msg[0, len), a whole message including its size[4] field, which
- * must say len.  scratch has at least len bytes (the strings).  0,
- * -EPROTO (malformed: short, a length past the end, bytes left over, too
- * many walk names), or -EOPNOTSUPP for a type the server does not know
+ * must say len.  scratch has at least len bytes (the strings; a Twrite
+ * has none and needs none).  0, -EPROTO (malformed: short, a length
+ * past the end, bytes left over, too many walk names), or -EOPNOTSUPP for a type the server does not know
  * (m->type and m->tag are set then, and also for -EPROTO when the header
  * was whole). */
 int ninep_msg_decode(const uint8_t *msg, size_t len, char *scratch, struct ninep_msg *m);
