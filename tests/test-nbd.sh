@@ -190,6 +190,25 @@ run 1 "busy" "truncate of an export in use: EBUSY" -- truncate -s 1G "$MNT/.nbd/
 run 1 "busy" "rm of an export in use: EBUSY" -- rm -f "$MNT/.nbd/disk1"
 touch "$MNT/.nbd/other"
 run 1 "busy" "mv over an export in use: EBUSY" -- mv -f "$MNT/.nbd/other" "$MNT/.nbd/disk1"
+out=$(/usr/bin/python3 -c '
+import errno, os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR)
+try:
+    os.ftruncate(fd, 4096); print("ftruncate ok")
+except OSError as e:
+    print("ftruncate", errno.errorcode[e.errno])
+os.close(fd)
+try:
+    os.close(os.open(p, os.O_WRONLY | os.O_TRUNC)); print("otrunc ok")
+except OSError as e:
+    print("otrunc", errno.errorcode[e.errno])
+' "$MNT/.nbd/disk1" 2>&1)
+grep -q "ftruncate EBUSY" <<<"$out"; ok $? "ftruncate through an open fd of an export in use: EBUSY"
+grep -q "otrunc EBUSY" <<<"$out"; ok $? "open(O_TRUNC) of an export in use: EBUSY"
+[ "$fail" -ne 0 ] && sed 's/^/#   /' <<<"$out"
+mv "$MNT/.nbd/disk1" "$MNT/.nbd/renamed" && mv "$MNT/.nbd/renamed" "$MNT/.nbd/disk1"
+ok $? "an export in use can be renamed (and back)"
 grep -q "in use as nbd export disk1 .*refused" "$LOG"
 ok $? "the log names the export"
 is "$(stat -c %s "$MNT/.nbd/disk1")" 268435456 "the export kept its size"
