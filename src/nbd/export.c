@@ -95,7 +95,8 @@ int nbd_export_attach(struct nbd_server *s, const char *name, struct nbd_export 
 	if (r < 0)
 		return r;
 	snprintf(holder, sizeof holder, "nbd export %s", name);
-	/* Pin before the size is read: from here on nobody changes it. */
+	/* Pin before the size is read: from here on nobody shrinks it (it
+	 * may grow by writes past the end; we keep serving this size). */
 	fs_pin(s->fs, ino, holder);
 	r = fs_open_file(s->fs, &nbd_cred, ino, s->read_only ? O_RDONLY : O_RDWR);
 	struct fs_attr a;
