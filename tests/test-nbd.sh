@@ -222,11 +222,14 @@ qok "write and flush before the kill" -c 'write -P 0x77 200M 2M' -c 'flush'
 # nbdsh, not qemu-io: qemu flushes when it closes the device
 nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x79' * 65536, 210 * 2**20, nbd.CMD_FLAG_FUA); os._exit(0)" 2>&1
 ok $? "a FUA write (no FLUSH, no DISC) before the kill"
+nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x7a' * 65536, 220 * 2**20); h.flush(); os._exit(0)" 2>&1
+ok $? "a write and FLUSH (no DISC) before the kill"
 stop KILL
 start
 ok $? "restart after SIGKILL"
 qok "the flushed data is there" -c 'read -P 0x77 200M 2M' -c 'read -P 0xa5 100M 1M'
 qok "the FUA write is there" -c 'read -P 0x79 210M 64k'
+qok "the write FLUSHed by nbdsh is there" -c 'read -P 0x7a 220M 64k'
 nbdcopy "$URI/disk1" - 2>/dev/null | head -c 64M | cmp - "$TMP/img"
 ok $? "and the image copied before"
 
