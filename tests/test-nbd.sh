@@ -6,7 +6,8 @@
 # every command (write, write -z, write -z -u, discard, flush, write -f)
 # with qemu-img map showing the holes (BLOCK_STATUS), requests past the
 # end (nbdsh, libnbd's strict mode off), EBUSY for truncate / rm / mv over
-# an export in use, FLUSHed data surviving SIGKILL, a Unix socket, a
+# an export in use (ftruncate and O_TRUNC too), FLUSHed and FUA data (a
+# FLUSH on another connection too) surviving SIGKILL, a Unix socket, a
 # daemon with only NBD, a read-only replica (READ_ONLY, writes EPERM), and
 # ext4 on a loop device over nbdfuse: mkfs, tar -x of /usr/include, diff,
 # e2fsck -fn clean.
@@ -224,12 +225,18 @@ nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x79' * 65536, 210 * 2**20, nbd.
 ok $? "a FUA write (no FLUSH, no DISC) before the kill"
 nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x7a' * 65536, 220 * 2**20); h.flush(); os._exit(0)" 2>&1
 ok $? "a write and FLUSH (no DISC) before the kill"
+nbdsh -c "import os
+a = nbd.NBD(); a.connect_uri('$URI/disk1')
+b = nbd.NBD(); b.connect_uri('$URI/disk1')
+a.pwrite(b'\x7b' * 65536, 230 * 2**20); b.flush(); os._exit(0)" 2>&1
+ok $? "CAN_MULTI_CONN: a write on one connection, FLUSH on another, before the kill"
 stop KILL
 start
 ok $? "restart after SIGKILL"
 qok "the flushed data is there" -c 'read -P 0x77 200M 2M' -c 'read -P 0xa5 100M 1M'
 qok "the FUA write is there" -c 'read -P 0x79 210M 64k'
 qok "the write FLUSHed by nbdsh is there" -c 'read -P 0x7a 220M 64k'
+qok "the write FLUSHed by the other connection is there" -c 'read -P 0x7b 230M 64k'
 nbdcopy "$URI/disk1" - 2>/dev/null | head -c 64M | cmp - "$TMP/img"
 ok $? "and the image copied before"
 
