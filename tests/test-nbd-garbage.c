@@ -5,7 +5,11 @@
  * handshake (seeded: the seed is printed; TEST_SEED repeats one).
  * After each, the server still negotiates a new connection promptly, and
  * the well-formed paths (EXPORT_NAME with and without NO_ZEROES, LIST,
- * pipelined requests, DISC after a write) behave as the protocol says. */
+ * pipelined requests, DISC after a write) behave as the protocol says;
+ * the export's pin lasts exactly as long as its connections (two at once,
+ * every way one ends), a rename or growth while attached changes nothing
+ * for the client, and structured replies are framed as the spec says
+ * (BLOCK_STATUS descriptors and REQ_ONE, OFFSET_DATA, ERROR, NONE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
