@@ -368,6 +368,15 @@ static void test_bad_requests(void **state)
 	assert_int_equal(recv_simple(fd, &h), NBD_ENOSPC);
 	send_request(fd, 0x40, NBD_CMD_READ, 5, 0, 512);           /* unknown flag */
 	assert_int_equal(recv_simple(fd, &h), NBD_EINVAL);
+	/* FUA is valid on every command once SEND_FUA is advertised (the
+	 * spec: "the server MUST accept all commands with this bit set") */
+	uint8_t rd[512];
+	send_request(fd, NBD_CMD_FLAG_FUA, NBD_CMD_READ, 55, 0, sizeof rd);
+	assert_int_equal(recv_simple(fd, &h), 0);
+	assert_int_equal(h, 55);
+	assert_int_equal(recv_all(fd, rd, sizeof rd), 0);
+	send_request(fd, NBD_CMD_FLAG_FUA, NBD_CMD_FLUSH, 56, 0, 0);
+	assert_int_equal(recv_simple(fd, &h), 0);
 	send_request(fd, 0, NBD_CMD_BLOCK_STATUS, 6, 0, 4096);     /* not negotiated */
 	assert_int_equal(recv_simple(fd, &h), NBD_EINVAL);
 	send_request(fd, 0, NBD_CMD_TRIM, 7, 0, DISK_SIZE + 1);    /* past the end */
@@ -669,8 +678,10 @@ static void test_structured(void **state)
 	assert_int_equal(len, 12);
 	assert_int_equal(be32_get(buf + 4), 100);
 	assert_int_equal(be32_get(buf + 8), 0);
-	/* the whole export, REQ_ONE: the first hole only */
-	send_request(fd, NBD_CMD_FLAG_REQ_ONE, NBD_CMD_BLOCK_STATUS, 3, 0, DISK_SIZE);
+	/* the whole export, REQ_ONE (and FUA, which every command accepts):
+	 * the first hole only */
+	send_request(fd, NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA, NBD_CMD_BLOCK_STATUS, 3, 0,
+		     DISK_SIZE);
 	assert_int_equal(recv_chunk(fd, 3, &flags, buf, sizeof buf, &len),
 			 NBD_REPLY_TYPE_BLOCK_STATUS);
 	assert_int_equal(len, 12);
