@@ -5,8 +5,13 @@
  * handshake (seeded: the seed is printed; TEST_SEED repeats one).
  * After each, the server still negotiates a new connection promptly, and
  * the well-formed paths (EXPORT_NAME with and without NO_ZEROES, LIST,
- * pipelined requests, DISC after a write) behave as the protocol says. */
+ * pipelined requests, DISC after a write) behave as the protocol says;
+ * the export's pin lasts exactly as long as its connections (two at once,
+ * every way one ends), a rename or growth while attached changes nothing
+ * for the client, and structured replies are framed as the spec says
+ * (BLOCK_STATUS descriptors and REQ_ONE, OFFSET_DATA, ERROR, NONE). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -363,6 +368,15 @@ static void test_bad_requests(void **state)
 	assert_int_equal(recv_simple(fd, &h), NBD_ENOSPC);
 	send_request(fd, 0x40, NBD_CMD_READ, 5, 0, 512);           /* unknown flag */
 	assert_int_equal(recv_simple(fd, &h), NBD_EINVAL);
+	/* FUA is valid on every command once SEND_FUA is advertised (the
+	 * spec: "the server MUST accept all commands with this bit set") */
+	uint8_t rd[512];
+	send_request(fd, NBD_CMD_FLAG_FUA, NBD_CMD_READ, 55, 0, sizeof rd);
+	assert_int_equal(recv_simple(fd, &h), 0);
+	assert_int_equal(h, 55);
+	assert_int_equal(recv_all(fd, rd, sizeof rd), 0);
+	send_request(fd, NBD_CMD_FLAG_FUA, NBD_CMD_FLUSH, 56, 0, 0);
+	assert_int_equal(recv_simple(fd, &h), 0);
 	send_request(fd, 0, NBD_CMD_BLOCK_STATUS, 6, 0, 4096);     /* not negotiated */
 	assert_int_equal(recv_simple(fd, &h), NBD_EINVAL);
 	send_request(fd, 0, NBD_CMD_TRIM, 7, 0, DISK_SIZE + 1);    /* past the end */
@@ -468,6 +482,235 @@ static void test_random_bytes(void **state)
 	}
 }
 
+/* ---- the export's pin: taken at GO / EXPORT_NAME, let go at every end ---- */
+
+static uint64_t disk_ino(const char *name)
+{
+	struct fs_attr a;
+	assert_int_equal(fs_lookup(F.fs, &FSFIX_ROOT, FS_ROOT_INO, ".nbd", &a), 0);
+	assert_int_equal(fs_lookup(F.fs, &FSFIX_ROOT, a.ino, name, &a), 0);
+	return a.ino;
+}
+
+/* Within 2 s the inode's pin state becomes want (connections end on
+ * their own threads). */
+static void wait_pinned(uint64_t ino, bool want)
+{
+	for (int i = 0; i < 200 && fs_pinned(F.fs, ino) != want; i++)
+		usleep(10000);
+	assert_int_equal(fs_pinned(F.fs, ino), want);
+}
+
+static int set_size(uint64_t ino, uint64_t size)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = size };
+	return fs_setattr(F.fs, &FSFIX_ROOT, ino, &sa, NULL, NULL);
+}
+
+static void test_pin_lifetime(void **state)
+{
+	(void)state;
+	uint64_t ino = disk_ino("disk"), h;
+	assert_false(fs_pinned(F.fs, ino));
+	/* two connections on one export: pinned until the last one goes */
+	int a = conn_ready(), b = conn_ready();
+	assert_true(fs_pinned(F.fs, ino));
+	assert_int_equal(set_size(ino, DISK_SIZE / 2), -EBUSY);
+	close(a);
+	usleep(100000);
+	assert_true(fs_pinned(F.fs, ino));
+	assert_int_equal(set_size(ino, DISK_SIZE * 2), -EBUSY);
+	send_request(b, 0, NBD_CMD_READ, 1, 0, 512);
+	uint8_t buf[512];
+	assert_int_equal(recv_simple(b, &h), 0);
+	assert_int_equal(recv_all(b, buf, sizeof buf), 0);
+	send_request(b, 0, NBD_CMD_DISC, 2, 0, 0);
+	assert_true(closed_by_server(b));
+	close(b);
+	wait_pinned(ino, false);
+
+	/* INFO does not pin; a bad option after it ends the handshake */
+	a = conn_greeted(NBD_FLAG_C_FIXED_NEWSTYLE);
+	uint8_t d[16] = { 0, 0, 0, 4, 'd', 'i', 's', 'k', 0, 0 };
+	send_option(a, NBD_OPT_INFO, d, 10);
+	uint8_t r[1024];
+	while (recv_option_reply(a, NBD_OPT_INFO, r, sizeof r, NULL) == NBD_REP_INFO)
+		;
+	assert_false(fs_pinned(F.fs, ino));
+	send_all(a, "garbage garbage!", 16);
+	assert_true(closed_by_server(a));
+	close(a);
+	assert_false(fs_pinned(F.fs, ino));
+
+	/* ended by the client mid-request, by a bad magic, by an oversized
+	 * request, by EXPORT_NAME then EOF: unpinned each time */
+	a = conn_ready();
+	send_request(a, 0, NBD_CMD_WRITE, 3, 0, 4096);
+	send_all(a, buf, 100);   /* a payload cut short */
+	close(a);
+	wait_pinned(ino, false);
+	a = conn_ready();
+	send_all(a, "not a request header, at all", 28);
+	assert_true(closed_by_server(a));
+	close(a);
+	wait_pinned(ino, false);
+	a = conn_ready();
+	send_request(a, 0, NBD_CMD_READ, 4, 0, 64u << 20);
+	assert_true(closed_by_server(a));
+	close(a);
+	wait_pinned(ino, false);
+	a = conn_greeted(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	send_option(a, NBD_OPT_EXPORT_NAME, "disk", 4);
+	assert_int_equal(recv_all(a, r, 10), 0);
+	assert_true(fs_pinned(F.fs, ino));
+	close(a);
+	wait_pinned(ino, false);
+	assert_int_equal(set_size(ino, DISK_SIZE), 0);
+}
+
+/* Renamed or grown while attached: the connection serves the inode and
+ * the size it attached with; the old name is no export any more. */
+static void test_rename_and_grow_attached(void **state)
+{
+	(void)state;
+	uint64_t ino = disk_ino("disk"), h, dir;
+	struct fs_attr a;
+	assert_int_equal(fs_lookup(F.fs, &FSFIX_ROOT, FS_ROOT_INO, ".nbd", &a), 0);
+	dir = a.ino;
+	int fd = conn_ready();
+	assert_int_equal(fs_rename(F.fs, &FSFIX_ROOT, dir, "disk", dir, "moved", 0, NULL), 0);
+	int other = conn_greeted(NBD_FLAG_C_FIXED_NEWSTYLE);
+	assert_int_equal(go(other, "disk", NULL), NBD_REP_ERR_UNKNOWN);
+	close(other);
+	/* grown by a write through the core: allowed, the export keeps its size */
+	size_t put;
+	assert_int_equal(fs_write(F.fs, &FSFIX_ROOT, ino, DISK_SIZE, "grow", 4, &put), 0);
+	assert_int_equal(put, 4);
+	uint8_t buf[512];
+	send_request(fd, 0, NBD_CMD_READ, 1, DISK_SIZE - 256, 512);
+	assert_int_equal(recv_simple(fd, &h), NBD_EINVAL);
+	send_request(fd, 0, NBD_CMD_READ, 2, DISK_SIZE - 512, 512);
+	assert_int_equal(recv_simple(fd, &h), 0);
+	assert_int_equal(recv_all(fd, buf, sizeof buf), 0);
+	/* the renamed export is still pinned under its new name */
+	assert_int_equal(fs_unlink(F.fs, &FSFIX_ROOT, dir, "moved", NULL), -EBUSY);
+	close(fd);
+	wait_pinned(ino, false);
+	assert_int_equal(set_size(ino, DISK_SIZE), 0);
+	assert_int_equal(fs_rename(F.fs, &FSFIX_ROOT, dir, "moved", dir, "disk", 0, NULL), 0);
+	still_serving();
+}
+
+/* ---- structured replies ---- */
+
+/* A connection with structured replies and base:allocation on "disk". */
+static int conn_structured(void)
+{
+	uint8_t buf[1024], m[64];
+	int fd = conn_greeted(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	send_option(fd, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	assert_int_equal(recv_option_reply(fd, NBD_OPT_STRUCTURED_REPLY, buf, sizeof buf, NULL),
+			 NBD_REP_ACK);
+	be32_put(m, 4);
+	memcpy(m + 4, "disk", 4);
+	be32_put(m + 8, 1);
+	be32_put(m + 12, 15);
+	memcpy(m + 16, "base:allocation", 15);
+	send_option(fd, NBD_OPT_SET_META_CONTEXT, m, 31);
+	assert_int_equal(recv_option_reply(fd, NBD_OPT_SET_META_CONTEXT, buf, sizeof buf, NULL),
+			 NBD_REP_META_CONTEXT);
+	assert_int_equal(recv_option_reply(fd, NBD_OPT_SET_META_CONTEXT, buf, sizeof buf, NULL),
+			 NBD_REP_ACK);
+	assert_int_equal(go(fd, "disk", NULL), NBD_REP_ACK);
+	return fd;
+}
+
+/* One chunk: its type and flags; its payload (up to cap) into buf. */
+static uint16_t recv_chunk(int fd, uint64_t handle, uint16_t *flags, uint8_t *buf, size_t cap,
+			   uint32_t *len)
+{
+	uint8_t h[20];
+	assert_int_equal(recv_all(fd, h, 20), 0);
+	assert_int_equal(be32_get(h), NBD_STRUCTURED_REPLY_MAGIC);
+	assert_true(be64_get(h + 8) == handle);
+	*flags = be16_get(h + 4);
+	*len = be32_get(h + 16);
+	assert_true(*len <= cap);
+	assert_int_equal(recv_all(fd, buf, *len), 0);
+	return be16_get(h + 6);
+}
+
+static void test_structured(void **state)
+{
+	(void)state;
+	enum { EXT = 32768 };
+	static uint8_t buf[2 * 32768];
+	uint64_t ino = disk_ino("disk");
+	size_t put;
+	/* data in extents 2 and 3, and 10; the rest holes */
+	assert_int_equal(fs_fallocate(F.fs, &FSFIX_ROOT, ino, FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE, 0, DISK_SIZE, NULL), 0);
+	memset(buf, 0x7c, sizeof buf);
+	assert_int_equal(fs_write(F.fs, &FSFIX_ROOT, ino, 2 * EXT + 100, buf, 2 * EXT - 200, &put), 0);
+	assert_int_equal(fs_write(F.fs, &FSFIX_ROOT, ino, 10 * EXT, buf, 1, &put), 0);
+	int fd = conn_structured();
+	uint16_t flags;
+	uint32_t len;
+	send_request(fd, 0, NBD_CMD_BLOCK_STATUS, 1, 1000, 12 * EXT - 1000);
+	assert_int_equal(recv_chunk(fd, 1, &flags, buf, sizeof buf, &len),
+			 NBD_REPLY_TYPE_BLOCK_STATUS);
+	assert_int_equal(flags, NBD_REPLY_FLAG_DONE);
+	assert_int_equal(be32_get(buf), NBD_META_ID_BASE_ALLOCATION);
+	assert_int_equal(len, 4 + 8 * 5);
+	uint32_t want[5][2] = { { 2 * EXT - 1000, 3 }, { 2 * EXT, 0 }, { 6 * EXT, 3 },
+				{ EXT, 0 }, { EXT, 3 } };
+	uint64_t total = 0;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(be32_get(buf + 4 + 8 * i), want[i][0]);
+		assert_int_equal(be32_get(buf + 8 + 8 * i), want[i][1]);
+		total += want[i][0];
+	}
+	assert_int_equal(total, 12 * EXT - 1000);
+	/* REQ_ONE: one descriptor, no longer than asked */
+	send_request(fd, NBD_CMD_FLAG_REQ_ONE, NBD_CMD_BLOCK_STATUS, 2, 2 * EXT + 5, 100);
+	assert_int_equal(recv_chunk(fd, 2, &flags, buf, sizeof buf, &len),
+			 NBD_REPLY_TYPE_BLOCK_STATUS);
+	assert_int_equal(len, 12);
+	assert_int_equal(be32_get(buf + 4), 100);
+	assert_int_equal(be32_get(buf + 8), 0);
+	/* the whole export, REQ_ONE (and FUA, which every command accepts):
+	 * the first hole only */
+	send_request(fd, NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA, NBD_CMD_BLOCK_STATUS, 3, 0,
+		     DISK_SIZE);
+	assert_int_equal(recv_chunk(fd, 3, &flags, buf, sizeof buf, &len),
+			 NBD_REPLY_TYPE_BLOCK_STATUS);
+	assert_int_equal(len, 12);
+	assert_int_equal(be32_get(buf + 4), 2 * EXT);
+	/* READ: one OFFSET_DATA chunk with DONE */
+	send_request(fd, 0, NBD_CMD_READ, 4, 2 * EXT + 100, 16);
+	assert_int_equal(recv_chunk(fd, 4, &flags, buf, sizeof buf, &len),
+			 NBD_REPLY_TYPE_OFFSET_DATA);
+	assert_int_equal(flags, NBD_REPLY_FLAG_DONE);
+	assert_int_equal(len, 8 + 16);
+	assert_true(be64_get(buf) == 2 * EXT + 100);
+	assert_int_equal(buf[8], 0x7c);
+	/* errors: an ERROR chunk with DONE, its message length inside */
+	send_request(fd, 0, NBD_CMD_READ, 5, DISK_SIZE, 16);
+	assert_int_equal(recv_chunk(fd, 5, &flags, buf, sizeof buf, &len), NBD_REPLY_TYPE_ERROR);
+	assert_int_equal(flags, NBD_REPLY_FLAG_DONE);
+	assert_int_equal(be32_get(buf), NBD_EINVAL);
+	assert_int_equal(len, 6 + be16_get(buf + 4));
+	send_request(fd, 0, NBD_CMD_BLOCK_STATUS, 6, 0, 0);
+	assert_int_equal(recv_chunk(fd, 6, &flags, buf, sizeof buf, &len), NBD_REPLY_TYPE_ERROR);
+	/* a FLUSH: NONE with DONE */
+	send_request(fd, 0, NBD_CMD_FLUSH, 7, 0, 0);
+	assert_int_equal(recv_chunk(fd, 7, &flags, buf, sizeof buf, &len), NBD_REPLY_TYPE_NONE);
+	assert_int_equal(flags, NBD_REPLY_FLAG_DONE);
+	assert_int_equal(len, 0);
+	close(fd);
+	wait_pinned(ino, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +721,9 @@ int main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_pipelined_and_disc),
 		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_pin_lifetime),
+		cmocka_unit_test(test_rename_and_grow_attached),
+		cmocka_unit_test(test_structured),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,8 @@
 # every command (write, write -z, write -z -u, discard, flush, write -f)
 # with qemu-img map showing the holes (BLOCK_STATUS), requests past the
 # end (nbdsh, libnbd's strict mode off), EBUSY for truncate / rm / mv over
-# an export in use, FLUSHed data surviving SIGKILL, a Unix socket, a
+# an export in use (ftruncate and O_TRUNC too), FLUSHed and FUA data (a
+# FLUSH on another connection too) surviving SIGKILL, a Unix socket, a
 # daemon with only NBD, a read-only replica (READ_ONLY, writes EPERM), and
 # ext4 on a loop device over nbdfuse: mkfs, tar -x of /usr/include, diff,
 # e2fsck -fn clean.
@@ -190,6 +191,25 @@ run 1 "busy" "truncate of an export in use: EBUSY" -- truncate -s 1G "$MNT/.nbd/
 run 1 "busy" "rm of an export in use: EBUSY" -- rm -f "$MNT/.nbd/disk1"
 touch "$MNT/.nbd/other"
 run 1 "busy" "mv over an export in use: EBUSY" -- mv -f "$MNT/.nbd/other" "$MNT/.nbd/disk1"
+out=$(/usr/bin/python3 -c '
+import errno, os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR)
+try:
+    os.ftruncate(fd, 4096); print("ftruncate ok")
+except OSError as e:
+    print("ftruncate", errno.errorcode[e.errno])
+os.close(fd)
+try:
+    os.close(os.open(p, os.O_WRONLY | os.O_TRUNC)); print("otrunc ok")
+except OSError as e:
+    print("otrunc", errno.errorcode[e.errno])
+' "$MNT/.nbd/disk1" 2>&1)
+grep -q "ftruncate EBUSY" <<<"$out"; ok $? "ftruncate through an open fd of an export in use: EBUSY"
+grep -q "otrunc EBUSY" <<<"$out"; ok $? "open(O_TRUNC) of an export in use: EBUSY"
+[ "$fail" -ne 0 ] && sed 's/^/#   /' <<<"$out"
+mv "$MNT/.nbd/disk1" "$MNT/.nbd/renamed" && mv "$MNT/.nbd/renamed" "$MNT/.nbd/disk1"
+ok $? "an export in use can be renamed (and back)"
 grep -q "in use as nbd export disk1 .*refused" "$LOG"
 ok $? "the log names the export"
 is "$(stat -c %s "$MNT/.nbd/disk1")" 268435456 "the export kept its size"
@@ -200,10 +220,23 @@ ok $? "an export without clients can change"
 
 # ---- FLUSH survives SIGKILL ----
 qok "write and flush before the kill" -c 'write -P 0x77 200M 2M' -c 'flush'
+# nbdsh, not qemu-io: qemu flushes when it closes the device
+nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x79' * 65536, 210 * 2**20, nbd.CMD_FLAG_FUA); os._exit(0)" 2>&1
+ok $? "a FUA write (no FLUSH, no DISC) before the kill"
+nbdsh -u "$URI/disk1" -c "import os; h.pwrite(b'\x7a' * 65536, 220 * 2**20); h.flush(); os._exit(0)" 2>&1
+ok $? "a write and FLUSH (no DISC) before the kill"
+nbdsh -c "import os
+a = nbd.NBD(); a.connect_uri('$URI/disk1')
+b = nbd.NBD(); b.connect_uri('$URI/disk1')
+a.pwrite(b'\x7b' * 65536, 230 * 2**20); b.flush(); os._exit(0)" 2>&1
+ok $? "CAN_MULTI_CONN: a write on one connection, FLUSH on another, before the kill"
 stop KILL
 start
 ok $? "restart after SIGKILL"
 qok "the flushed data is there" -c 'read -P 0x77 200M 2M' -c 'read -P 0xa5 100M 1M'
+qok "the FUA write is there" -c 'read -P 0x79 210M 64k'
+qok "the write FLUSHed by nbdsh is there" -c 'read -P 0x7a 220M 64k'
+qok "the write FLUSHed by the other connection is there" -c 'read -P 0x7b 230M 64k'
 nbdcopy "$URI/disk1" - 2>/dev/null | head -c 64M | cmp - "$TMP/img"
 ok $? "and the image copied before"
 

@@ -111,7 +111,10 @@ static void cmd_read(struct nbd_conn *nc, const struct nbd_request *rq)
 		reply_errno(nc, rq, r, "read");
 		return;
 	}
-	if (got < rq->length)   /* cannot happen while pinned; zeroes if it did */
+	/* Past the end of the file: not while pinned here, but a read-only
+	 * replica's pin does not bind the writer, which may shrink it.
+	 * Zeroes, as a hole reads. */
+	if (got < rq->length)
 		memset(p + hdr + got, 0, rq->length - got);
 	if (nc->structured) {
 		chunk_header(p, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, rq->handle,

@@ -95,12 +95,21 @@ int nbd_export_attach(struct nbd_server *s, const char *name, struct nbd_export 
 	if (r < 0)
 		return r;
 	snprintf(holder, sizeof holder, "nbd export %s", name);
-	/* Pin before the size is read: from here on nobody changes it. */
+	/* Pin before the size is read: from here on nobody shrinks it (it
+	 * may grow by writes past the end; we keep serving this size). */
 	fs_pin(s->fs, ino, holder);
 	r = fs_open_file(s->fs, &nbd_cred, ino, s->read_only ? O_RDONLY : O_RDWR);
 	struct fs_attr a;
-	if (r == 0 && (r = fs_getattr(s->fs, ino, &a)) < 0)
-		fs_release(s->fs, ino);
+	if (r == 0) {
+		r = fs_getattr(s->fs, ino, &a);
+		/* Unlinked between the lookup and the pin while someone else
+		 * held it open: an orphan, no export any more (its data goes
+		 * with the last close). */
+		if (r == 0 && a.nlink == 0)
+			r = -ENOENT;
+		if (r < 0)
+			fs_release(s->fs, ino);
+	}
 	if (r < 0) {
 		fs_unpin(s->fs, ino);
 		return r;

@@ -110,7 +110,10 @@ static bool in_bounds(const struct nbd_request *rq, uint64_t size)
 uint32_t nbd_check_request(const struct nbd_request *rq, const struct nbd_export_view *ev,
 			   bool *close_conn)
 {
-	unsigned allowed = 0;
+	/* FUA is valid on every command since we advertise SEND_FUA: the
+	 * spec says a server MUST accept it anywhere (clients are known to
+	 * set it on reads); command.c ignores it where nothing is written. */
+	unsigned allowed = NBD_CMD_FLAG_FUA;
 	bool writes = false;
 	*close_conn = false;
 	switch (rq->type) {
@@ -118,18 +121,17 @@ uint32_t nbd_check_request(const struct nbd_request *rq, const struct nbd_export
 		break;
 	case NBD_CMD_WRITE:
 	case NBD_CMD_TRIM:
-		allowed = NBD_CMD_FLAG_FUA;
 		writes = true;
 		break;
 	case NBD_CMD_WRITE_ZEROES:
-		allowed = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
+		allowed |= NBD_CMD_FLAG_NO_HOLE;
 		writes = true;
 		break;
 	case NBD_CMD_FLUSH:
 	case NBD_CMD_DISC:
 		return 0;
 	case NBD_CMD_BLOCK_STATUS:
-		allowed = NBD_CMD_FLAG_REQ_ONE;
+		allowed |= NBD_CMD_FLAG_REQ_ONE;
 		if (!ev->structured || !ev->meta)
 			return NBD_EINVAL;
 		break;
