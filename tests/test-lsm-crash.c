@@ -353,6 +353,7 @@ struct run {
 	uint8_t key[CRYPT_KEY_BYTES];
 	struct model model; /* batches 1..k */
 	uint64_t k;
+	bool created;         /* a recovery has opened the store */
 	char history[8][200]; /* the last iterations, printed on failure */
 	struct totals t;
 };
@@ -378,11 +379,21 @@ static uint64_t recover_and_check(struct run *rn, uint64_t iter, const struct ob
 	o.background = false;
 	memcpy(o.key, rn->key, sizeof o.key);
 	int rc = lsm_open(&o, &db);
+	if (rc == -ENOENT && !ob->opened && !rn->created) {
+		/* No child has yet finished the open that creates the store,
+		 * and this one was killed inside it before the first manifest:
+		 * there is no filesystem yet, and nothing was promised.  The
+		 * next child creates it.  (Once a recovery opened it, -ENOENT
+		 * would be a lost manifest: a failure.) */
+		objstore_close(st);
+		return 0;
+	}
 	if (rc != 0) {
 		print_history(rn, iter);
 		fail_msg("iteration %llu: recovery open failed: %d (seed %llu)",
 			 (unsigned long long)iter, rc, (unsigned long long)rn->seed);
 	}
+	rn->created = true;
 	uint64_t k = 0;
 	rc = lsm_get(db, "ctr", 3, &v);
 	if (rc == 0) {
