@@ -71,14 +71,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	local p _
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
 
 # s3curl OUTFILE METHOD PATH [curl args...]: a signed request; prints the status.
 s3curl() {
@@ -128,9 +120,7 @@ restart_cold() {
 
 # ---- the gateway and a bucket ----
 
-rgw_port=$(free_port) && mon_port=$(free_port)
-if env RGW_PORT="$rgw_port" CEPH_MON_PORT="$mon_port" \
-	bash "$HERE/rgw-start.sh" "$RGWDIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
+if bash "$HERE/rgw-up.sh" "$RGWDIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
 	started=1
 	# shellcheck disable=SC1091
 	. "$WORK/rgw.env"

@@ -54,14 +54,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	local p _
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
 s3curl() {
 	local out=$1 method=$2 path=$3; shift 3
 	curl -sS -m 60 -o "$out" -w '%{http_code}' -X "$method" \
@@ -97,9 +89,7 @@ leg() {
 }
 
 # ---- the gateway ----
-rgw_port=$(free_port) && mon_port=$(free_port)
-if env RGW_PORT="$rgw_port" CEPH_MON_PORT="$mon_port" \
-	bash "$HERE/rgw-start.sh" "$RGWDIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
+if bash "$HERE/rgw-up.sh" "$RGWDIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
 	started=1
 	# shellcheck disable=SC1091
 	. "$WORK/rgw.env"

@@ -49,14 +49,6 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 # A loopback port nothing listens on.
-free_port() {
-	local p _
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
 
 # s3curl METHOD PATH [curl args...]: a signed request; prints the HTTP status.
 s3curl() {
@@ -89,9 +81,8 @@ run_test() {
 echo "1..7"
 
 # --- 1. the gateway ------------------------------------------------------------
-rgw_port=$(free_port) && mon_port=$(free_port)
-if env RGW_PORT="$rgw_port" CEPH_MON_PORT="$mon_port" RGW_REUSE="$keep_cluster" \
-	bash "$HERE/rgw-start.sh" "$DIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
+if env RGW_REUSE="$keep_cluster" \
+	bash "$HERE/rgw-up.sh" "$DIR" >"$WORK/rgw.env" 2>"$WORK/rgw-start.log"; then
 	started=1
 	# shellcheck disable=SC1091
 	. "$WORK/rgw.env"
