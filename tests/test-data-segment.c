@@ -189,15 +189,11 @@ static void test_seal_waits_for_every_frame(void **state)
 	/* Parse it back as a reader of the object would. */
 	size_t size = segment_size(s);
 	const uint8_t *obj = segment_bytes(s);
-	uint64_t dir_off, dir_len, epoch, counter;
-	uint32_t frames;
-	assert_int_equal(segment_parse_footer(obj + size - SEGMENT_FOOTER_BYTES, size, &dir_off,
-					      &dir_len, &frames, &epoch, &counter), 0);
-	assert_int_equal(frames, 3);
-	assert_int_equal(epoch, 4);
-	assert_int_equal(counter, 16);
-	struct segment_dir_entry *ents;
-	assert_int_equal(segment_parse_dir(key, 4, 16, obj + dir_off, dir_len, frames, &ents), 0);
+	struct segment_index ix;
+	char why[SEGMENT_WHY_MAX];
+	assert_int_equal(segment_verify(key, 4, 16, obj, size, &ix, why), 0);
+	assert_int_equal(ix.frames, 3);
+	struct segment_dir_entry *ents = ix.ents;
 	struct buf back = BUF_INIT;
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(ents[i].ext, (uint64_t)i);

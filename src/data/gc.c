@@ -118,26 +118,22 @@ static int read_segment(struct data *d, uint64_t epoch, uint64_t counter,
 	char name[SEGMENT_NAME_MAX];
 	void *obj;
 	size_t len;
-	uint64_t dir_off, dir_len, e, c;
+	struct segment_index ix;
+	char why[SEGMENT_WHY_MAX];
 	segment_name(epoch, counter, name);
 	int r = objstore_get(d->st, name, 0, OBJSTORE_GET_TO_END, &obj, &len);
 	if (r < 0) {
 		log_error("data: gc: read %s from %s: %s", name, objstore_url(d->st), strerror(-r));
 		return r;
 	}
-	r = len >= SEGMENT_FOOTER_BYTES ?
-	    segment_parse_footer((uint8_t *)obj + len - SEGMENT_FOOTER_BYTES, len, &dir_off,
-				 &dir_len, frames, &e, &c) : -EBADMSG;
-	if (r == 0 && (e != epoch || c != counter))
-		r = -EBADMSG;
-	if (r == 0)
-		r = segment_parse_dir(d->key, epoch, counter, (uint8_t *)obj + dir_off,
-				      (size_t)dir_len, *frames, ents);
+	r = segment_open_index(d->key, epoch, counter, obj, len, &ix, why);
 	if (r < 0) {
-		log_error("data: gc: %s is corrupt (footer or directory); left in place", name);
+		log_error("data: gc: %s in %s: %s; left in place", name, objstore_url(d->st), why);
 		free(obj);
 		return r;
 	}
+	*ents = ix.ents;
+	*frames = ix.frames;
 	*object = obj;
 	*size = len;
 	return 0;

@@ -21,12 +21,15 @@
 
 #include "crypt/unit.h"
 #include "util/coding.h"
-#include "util/crc32c.h"
 #include "util/mem.h"
 
 #define SEGMENT_MAGIC "BFSSEG01"
-#define SEGMENT_VERSION 1
+/* 1: plaintext footer under a crc32c only; 2: the footer is the directory
+ * unit's associated data.  Frames are the same in both. */
+#define SEGMENT_VERSION 2
 #define FRAME_AD_BYTES 40
+#define DIR_AD_BYTES (4 + SEGMENT_FOOTER_BYTES)
+#define DIR_ENTRY_BYTES 28
 
 struct segment {
 	uint64_t epoch, counter;
@@ -82,13 +85,17 @@ int segment_parse_name(const char *name, uint64_t *epoch, uint64_t *counter)
 	return 0;
 }
 
-static void frame_ad(uint8_t ad[FRAME_AD_BYTES], uint64_t epoch, uint64_t counter,
-		     uint32_t frame, uint64_t ino, uint64_t ext)
+/* The frame's offset is not bound: (epoch, counter, frame index) already
+ * names one slot, sealed once, and the offset a reader uses comes from the
+ * same authenticated FrameLoc (or directory) as the index.  Binding it would
+ * make every frame written so far unreadable for no added check. */
+static void frame_ad(uint8_t ad[FRAME_AD_BYTES], const struct frame_loc *loc, uint64_t ino,
+		     uint64_t ext)
 {
 	memcpy(ad, "frm\0", 4);
-	be64_put(ad + 4, epoch);
-	be64_put(ad + 12, counter);
-	be32_put(ad + 20, frame);
+	be64_put(ad + 4, loc->epoch);
+	be64_put(ad + 12, loc->counter);
+	be32_put(ad + 20, loc->frame);
 	be64_put(ad + 24, ino);
 	be64_put(ad + 32, ext);
 }
@@ -164,7 +171,7 @@ void frame_encrypt(const uint8_t key[CRYPT_KEY_BYTES], const struct frame_loc *l
 		   uint64_t ext, uint8_t *frame)
 {
 	uint8_t ad[FRAME_AD_BYTES];
-	frame_ad(ad, loc->epoch, loc->counter, loc->frame, ino, ext);
+	frame_ad(ad, loc, ino, ext);
 	unit_encrypt(key, ad, sizeof ad, frame + 4, loc->len - 4);
 }
 
@@ -226,38 +233,50 @@ int segment_append(struct segment *s, const uint8_t key[CRYPT_KEY_BYTES], struct
 	return r;
 }
 
-static void dir_ad(uint8_t ad[20], uint64_t epoch, uint64_t counter)
+/* The directory's associated data: the whole footer, so that no footer
+ * byte can change without the directory failing to open. */
+static void dir_ad(uint8_t ad[DIR_AD_BYTES], const uint8_t footer[SEGMENT_FOOTER_BYTES])
 {
 	memcpy(ad, "dir\0", 4);
-	be64_put(ad + 4, epoch);
-	be64_put(ad + 12, counter);
+	memcpy(ad + 4, footer, SEGMENT_FOOTER_BYTES);
+}
+
+static void footer_build(uint8_t f[SEGMENT_FOOTER_BYTES], uint32_t frames, uint64_t dir_off,
+			 uint64_t dir_len, uint64_t epoch, uint64_t counter)
+{
+	memset(f, 0, SEGMENT_FOOTER_BYTES);
+	memcpy(f, SEGMENT_MAGIC, 8);
+	be32_put(f + 8, SEGMENT_VERSION);
+	be32_put(f + 12, frames);
+	be64_put(f + 16, dir_off);
+	be64_put(f + 24, dir_len);
+	be64_put(f + 32, epoch);
+	be64_put(f + 40, counter);
 }
 
 int segment_seal(struct segment *s, const uint8_t key[CRYPT_KEY_BYTES])
 {
-	uint8_t ad[20], f[SEGMENT_FOOTER_BYTES] = { 0 };
+	uint8_t ad[DIR_AD_BYTES], f[SEGMENT_FOOTER_BYTES];
 	struct codec c = { CODEC_LZ4, 0 };
 	pthread_mutex_lock(&s->mu);
 	while (s->pending)
 		pthread_cond_wait(&s->filled, &s->mu);
-	int r = s->sealed ? -EINVAL : 0;
-	uint64_t dir_off = s->data.len;
-	dir_ad(ad, s->epoch, s->counter);
-	if (r == 0)
-		r = unit_seal(key, c, ad, sizeof ad, s->dir.data, s->dir.len, &s->data);
-	if (r < 0) {
+	if (s->sealed) {
+		pthread_mutex_unlock(&s->mu);
+		return -EINVAL;
+	}
+	/* Two steps: the footer (the directory's AD) holds the directory's
+	 * length, known only once it is compressed. */
+	size_t dir_off = s->data.len;
+	int n = unit_encode(c, s->dir.data, s->dir.len, &s->data);
+	if (n < 0) {
 		s->data.len = dir_off;
 		pthread_mutex_unlock(&s->mu);
-		return r;
+		return n;
 	}
-	memcpy(f, SEGMENT_MAGIC, 8);
-	be32_put(f + 8, SEGMENT_VERSION);
-	be32_put(f + 16, s->frames);
-	be64_put(f + 24, dir_off);
-	be64_put(f + 32, s->data.len - dir_off);
-	be64_put(f + 40, s->epoch);
-	be64_put(f + 48, s->counter);
-	be32_put(f + 60, crc32c(0, f, 60));
+	footer_build(f, s->frames, dir_off, (uint64_t)n, s->epoch, s->counter);
+	dir_ad(ad, f);
+	unit_encrypt(key, ad, sizeof ad, s->data.data + dir_off, (size_t)n);
 	buf_append(&s->data, f, sizeof f);
 	buf_free(&s->dir);
 	s->sealed = true;
@@ -297,7 +316,7 @@ int frame_open(const uint8_t key[CRYPT_KEY_BYTES], const struct frame_loc *loc, 
 	uint8_t ad[FRAME_AD_BYTES];
 	if (n != loc->len || n < 4 || be32_get(frame) != n - 4)
 		return -EBADMSG;
-	frame_ad(ad, loc->epoch, loc->counter, loc->frame, ino, ext);
+	frame_ad(ad, loc, ino, ext);
 	int r = unit_open(key, ad, sizeof ad, frame + 4, n - 4, raw);
 	if (r < 0)
 		return -EBADMSG;
@@ -306,44 +325,151 @@ int frame_open(const uint8_t key[CRYPT_KEY_BYTES], const struct frame_loc *loc, 
 	return 0;
 }
 
-int segment_parse_footer(const uint8_t *f, uint64_t object_size, uint64_t *dir_off,
-			 uint64_t *dir_len, uint32_t *frames, uint64_t *epoch, uint64_t *counter)
+/* ---- reading a whole object ---- */
+
+#define WHY(...) (why ? (void)snprintf(why, SEGMENT_WHY_MAX, __VA_ARGS__) : (void)0)
+
+/* The footer's plaintext, before it is authenticated (with the directory):
+ * only what is needed to find the directory, all bounds checked. */
+static int footer_parse(const uint8_t *obj, size_t n, struct segment_index *ix,
+			char why[SEGMENT_WHY_MAX])
 {
-	if (object_size < SEGMENT_FOOTER_BYTES || memcmp(f, SEGMENT_MAGIC, 8) != 0 ||
-	    be32_get(f + 60) != crc32c(0, f, 60) || be32_get(f + 8) != SEGMENT_VERSION)
+	if (n < SEGMENT_FOOTER_BYTES) {
+		WHY("object is %zu bytes, shorter than a footer (%d)", n, SEGMENT_FOOTER_BYTES);
 		return -EBADMSG;
-	*frames = be32_get(f + 16);
-	*dir_off = be64_get(f + 24);
-	*dir_len = be64_get(f + 32);
-	*epoch = be64_get(f + 40);
-	*counter = be64_get(f + 48);
-	uint64_t end = object_size - SEGMENT_FOOTER_BYTES;
-	if (*dir_off > end || *dir_len != end - *dir_off)
+	}
+	const uint8_t *f = obj + n - SEGMENT_FOOTER_BYTES;
+	if (memcmp(f, SEGMENT_MAGIC, 8) != 0) {
+		WHY("no segment footer at the end of its %zu bytes (truncated, extended or "
+		    "overwritten)", n);
 		return -EBADMSG;
+	}
+	uint32_t version = be32_get(f + 8);
+	if (version != SEGMENT_VERSION) {
+		WHY("footer says format version %" PRIu32 ", this build reads version %d only",
+		    version, SEGMENT_VERSION);
+		return -ENOTSUP;
+	}
+	ix->frames = be32_get(f + 12);
+	ix->dir_off = be64_get(f + 16);
+	ix->dir_len = be64_get(f + 24);
+	uint64_t end = n - SEGMENT_FOOTER_BYTES;
+	if (ix->dir_off > end || ix->dir_len != end - ix->dir_off) {
+		WHY("footer places the directory at %" PRIu64 "+%" PRIu64 ", the object has "
+		    "%" PRIu64 " bytes before its footer", ix->dir_off, ix->dir_len, end);
+		return -EBADMSG;
+	}
 	return 0;
 }
 
-int segment_parse_dir(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
-		      const uint8_t *dir, size_t n, uint32_t frames,
-		      struct segment_dir_entry **ents)
+static int dir_decode(const uint8_t *raw, size_t len, struct segment_index *ix,
+			char why[SEGMENT_WHY_MAX])
 {
-	uint8_t ad[20];
-	struct buf raw = BUF_INIT;
-	dir_ad(ad, epoch, counter);
-	int r = unit_open(key, ad, sizeof ad, dir, n, &raw);
-	if (r < 0 || raw.len != (size_t)frames * 28) {
-		buf_free(&raw);
+	if (len != (size_t)ix->frames * DIR_ENTRY_BYTES) {
+		WHY("directory holds %zu bytes for %" PRIu32 " frames", len, ix->frames);
 		return -EBADMSG;
 	}
-	struct segment_dir_entry *e = xcalloc(frames ? frames : 1, sizeof *e);
-	struct rd rd = rd_make(raw.data, raw.len);
-	for (uint32_t i = 0; i < frames; i++) {
-		e[i].ino = rd_be64(&rd);
-		e[i].ext = rd_be64(&rd);
-		e[i].off = rd_be64(&rd);
-		e[i].len = rd_be32(&rd);
+	ix->ents = xcalloc(ix->frames ? ix->frames : 1, sizeof *ix->ents);
+	struct rd rd = rd_make(raw, len);
+	for (uint32_t i = 0; i < ix->frames; i++) {
+		ix->ents[i].ino = rd_be64(&rd);
+		ix->ents[i].ext = rd_be64(&rd);
+		ix->ents[i].off = rd_be64(&rd);
+		ix->ents[i].len = rd_be32(&rd);
+	}
+	return 0;
+}
+
+/* The frames must tile [0, dir_off) in order, each length field matching
+ * its entry: then no byte before the directory lies outside a frame. */
+static int frames_tile(const uint8_t *obj, const struct segment_index *ix,
+			char why[SEGMENT_WHY_MAX])
+{
+	uint64_t at = 0;
+	for (uint32_t i = 0; i < ix->frames; i++) {
+		const struct segment_dir_entry *e = &ix->ents[i];
+		if (e->off != at || e->len < 4 + CRYPT_SEAL_OVERHEAD || e->len > ix->dir_off - at) {
+			WHY("directory entry %" PRIu32 " (%" PRIu64 "+%" PRIu32 ") does not follow "
+			    "the frame before it at %" PRIu64, i, e->off, e->len, at);
+			return -EBADMSG;
+		}
+		if (be32_get(obj + at) != e->len - 4) {
+			WHY("frame %" PRIu32 " at %" PRIu64 ": length field %" PRIu32 ", directory "
+			    "says %" PRIu32, i, at, be32_get(obj + at), e->len - 4);
+			return -EBADMSG;
+		}
+		at += e->len;
+	}
+	if (at != ix->dir_off) {
+		WHY("frames end at %" PRIu64 ", the directory starts at %" PRIu64, at, ix->dir_off);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int segment_open_index(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
+		       const uint8_t *obj, size_t n, struct segment_index *ix,
+		       char why[SEGMENT_WHY_MAX])
+{
+	uint8_t ad[DIR_AD_BYTES], f[SEGMENT_FOOTER_BYTES];
+	struct buf raw = BUF_INIT;
+	memset(ix, 0, sizeof *ix);
+	int r = footer_parse(obj, n, ix, why);
+	if (r < 0)
+		return r;
+	/* The footer the writer of this name would have written: a footer
+	 * naming another segment (or differing in any byte) fails here. */
+	footer_build(f, ix->frames, ix->dir_off, ix->dir_len, epoch, counter);
+	if (memcmp(f, obj + n - SEGMENT_FOOTER_BYTES, SEGMENT_FOOTER_BYTES) != 0) {
+		WHY("footer names segment %" PRIu64 "/%" PRIu64 " or has reserved bytes set",
+		    be64_get(obj + n - SEGMENT_FOOTER_BYTES + 32),
+		    be64_get(obj + n - SEGMENT_FOOTER_BYTES + 40));
+		return -EBADMSG;
+	}
+	dir_ad(ad, f);
+	if (unit_open(key, ad, sizeof ad, obj + ix->dir_off, (size_t)ix->dir_len, &raw) < 0) {
+		WHY("directory at %" PRIu64 "+%" PRIu64 " does not authenticate (corrupt footer "
+		    "or directory, or another key)", ix->dir_off, ix->dir_len);
+		r = -EBADMSG;
+	}
+	if (r == 0)
+		r = dir_decode(raw.data, raw.len, ix, why);
+	if (r == 0)
+		r = frames_tile(obj, ix, why);
+	buf_free(&raw);
+	if (r < 0)
+		segment_index_free(ix);
+	return r;
+}
+
+int segment_verify(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
+		   const uint8_t *obj, size_t n, struct segment_index *ix_out,
+		   char why[SEGMENT_WHY_MAX])
+{
+	struct segment_index ix;
+	struct buf raw = BUF_INIT;
+	int r = segment_open_index(key, epoch, counter, obj, n, &ix, why);
+	for (uint32_t i = 0; r == 0 && i < ix.frames; i++) {
+		const struct segment_dir_entry *e = &ix.ents[i];
+		struct frame_loc loc = { epoch, counter, i, e->len, e->off };
+		r = frame_open(key, &loc, e->ino, e->ext, obj + e->off, e->len, &raw);
+		if (r < 0)
+			WHY("frame %" PRIu32 " at %" PRIu64 "+%" PRIu32 " (inode %" PRIu64
+			    ", extent %" PRIu64 ") does not authenticate", i, e->off, e->len,
+			    e->ino, e->ext);
 	}
 	buf_free(&raw);
-	*ents = e;
-	return 0;
+	if (r < 0)
+		segment_index_free(&ix);
+	else if (ix_out)
+		*ix_out = ix;
+	else
+		segment_index_free(&ix);
+	return r;
+}
+
+void segment_index_free(struct segment_index *ix)
+{
+	free(ix->ents);
+	ix->ents = NULL;
 }

@@ -6,16 +6,25 @@
  *   frame      len u32 (bytes after this field) | sealed unit (unit.h)
  *
  * The unit's associated data binds the frame to its place: segment epoch
- * and counter, frame index, inode and extent index, so a frame moved to
- * another segment, slot or file fails authentication.  A sealed segment
- * object ends with a directory and a footer:
+ * and counter (the object's name), frame index, inode and extent index,
+ * so a frame moved to another segment, slot or file fails
+ * authentication.  A sealed segment object ends with a directory and a
+ * footer:
  *
  *   directory  sealed unit: per frame ino u64 | extent u64 | offset u64 | len u32
  *              (the reverse map that GC uses to find a frame's owner)
- *   footer     64 bytes, plaintext: magic "BFSSEG01" | version u32 | flags u32
- *              | frames u32 | reserved u32 | directory offset u64
- *              | directory length u64 | epoch u64 | counter u64 | reserved u32
- *              | crc32c u32 (of the 60 bytes before it)
+ *   footer     64 bytes, plaintext: magic "BFSSEG01" | version u32 (2)
+ *              | frames u32 | directory offset u64 | directory length u64
+ *              | epoch u64 | counter u64 | reserved 16 bytes (zero)
+ *
+ * Every byte of the object is authenticated: the footer is the associated
+ * data of the directory unit (with the epoch and counter the reader
+ * expects, so one segment cannot stand in for another), the directory says
+ * where every frame is and how long (the frames tile the bytes before it
+ * exactly, each length field matching), and each frame is its own unit.
+ * A reader that wants one frame by FrameLoc needs none of this: the
+ * FrameLoc comes from authenticated metadata and the frame's own AD binds
+ * its place.  segment_verify() checks a whole object (GC, scrubbing).
  *
  * Object name: segments/<shard 2 hex>/<epoch 10 digits>/<counter 12 digits>,
  * the shard being counter % 16 so that requests spread over prefixes.
@@ -115,12 +124,28 @@ int segment_copy_frame(struct segment *s, const struct frame_loc *loc, struct bu
  * -EBADMSG on any mismatch. */
 int frame_open(const uint8_t key[CRYPT_KEY_BYTES], const struct frame_loc *loc, uint64_t ino,
 	       uint64_t ext, const uint8_t *frame, size_t n, struct buf *raw);
-/* Parse the footer (the object's last SEGMENT_FOOTER_BYTES). */
-int segment_parse_footer(const uint8_t *footer, uint64_t object_size, uint64_t *dir_off,
-			 uint64_t *dir_len, uint32_t *frames, uint64_t *epoch, uint64_t *counter);
-/* Decode the directory unit. */
-int segment_parse_dir(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
-		      const uint8_t *dir, size_t n, uint32_t frames,
-		      struct segment_dir_entry **ents);
+/* A sealed object's footer and directory, authenticated. */
+struct segment_index {
+	uint32_t frames;
+	uint64_t dir_off, dir_len;
+	struct segment_dir_entry *ents; /* frames entries, in object order */
+};
+#define SEGMENT_WHY_MAX 160
+/* Authenticate the footer and directory of obj (n bytes: the whole object
+ * named by epoch and counter) and check that the directory's frames tile
+ * the bytes before it.  The frames themselves are not opened.  -EBADMSG if
+ * anything is wrong (corrupt, truncated, extended, another segment's
+ * bytes), -ENOTSUP for a footer of an unknown format version; either way
+ * why (if not NULL) says what, without the object's name.  On success
+ * free ix with segment_index_free(). */
+int segment_open_index(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
+		       const uint8_t *obj, size_t n, struct segment_index *ix,
+		       char why[SEGMENT_WHY_MAX]);
+/* segment_open_index() and every frame opened: 0 means every byte of the
+ * object is what its writer sealed.  ix may be NULL. */
+int segment_verify(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint64_t counter,
+		   const uint8_t *obj, size_t n, struct segment_index *ix,
+		   char why[SEGMENT_WHY_MAX]);
+void segment_index_free(struct segment_index *ix);
 
 #endif
