@@ -307,10 +307,15 @@ void fs_release(struct fs *fs, uint64_t ino)
 		if (r == 0)
 			r = fs_op_commit(&op);
 		if (r < 0)
-			log_error("fs: inode %" PRIu64 ": cannot remove it at its last close (it "
-				  "stays an orphan until the next start): %s", ino, strerror(-r));
+			log_error("fs: inode %" PRIu64 ": cannot remove it at its last close: %s; "
+				  "its orphan key stays and the reclaimer retries", ino,
+				  strerror(-r));
 	}
-	fs_op_end(&op, r, NULL, 0, 0, 0);
+	/* A close cannot fail: a failed removal goes to the reclaimer, which
+	 * retries with a backoff (the orphan key, written at the unlink, is
+	 * still there), instead of waiting for the next start. */
+	if (fs_op_end(&op, r, NULL, 0, 0, 0) < 0)
+		fs_reclaim_queue(fs, ino);
 }
 
 /* relatime: update atime if it is older than mtime/ctime or a day old. */
