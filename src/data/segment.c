@@ -370,6 +370,8 @@ static int dir_decode(const uint8_t *raw, size_t len, struct segment_index *ix,
 		return -EBADMSG;
 	}
 	ix->ents = xcalloc(ix->frames ? ix->frames : 1, sizeof *ix->ents);
+	if (ix->frames == 0)
+		return 0; /* raw may be NULL: no pointer arithmetic on it */
 	struct rd rd = rd_make(raw, len);
 	for (uint32_t i = 0; i < ix->frames; i++) {
 		ix->ents[i].ino = rd_be64(&rd);

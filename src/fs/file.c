@@ -216,11 +216,13 @@ static int shrink_later(struct fs_op *op, struct inode *in, uint64_t size)
 		r = data_punch(fs_op_txn(op), in->ino, size, cut < in->size ? cut : in->size);
 	/* An earlier shrink's work still pending (its key says so, queued or
 	 * not): start where it is lower. */
-	if (r == 0 && (r = fs_reclaim_cursor(op->fs, in->ino, &old, &has)) == 0 && has &&
-	    old < cursor)
-		cursor = old;
-	if (r == -ENOENT)
-		r = 0; /* no key: no earlier work */
+	if (r == 0) {
+		r = fs_reclaim_cursor(op->fs, in->ino, &old, &has);
+		if (r == -ENOENT)
+			r = 0; /* no key: no earlier work (only this read's ENOENT means that) */
+		if (r == 0 && has && old < cursor)
+			cursor = old;
+	}
 	if (r < 0)
 		return r;
 	be64_put(v, cursor);
