@@ -16,6 +16,8 @@
  *  - a footer with an unknown format version is refused with -ENOTSUP and
  *    a message naming the version; v1 (the crc32c footer) is such a one;
  *  - an empty segment seals, verifies, and detects flips too;
+ *  - GC leaves a dead segment whose footer is damaged (last byte, 20th
+ *    from last) in place, and deletes it once repaired;
  *  - through the POSIX core (fs_read, the path FUSE, 9P and NBD read
  *    through, and fs_read_as, NFS's): a byte flipped inside a stored frame
  *    is -EIO, never -EBADMSG, and the other extents still read.
@@ -355,6 +357,73 @@ static void test_fs_read_of_a_tampered_frame_is_eio(void **state)
 	fsfix_done(&f);
 }
 
+/* ---- GC reads whole segments through the verified index ---- */
+
+static int one_segment(void *arg, const struct objstore_entry *e)
+{
+	snprintf(arg, SEGMENT_NAME_MAX, "%s", e->key);
+	return 0;
+}
+
+static bool object_exists(objstore *st, const char *name)
+{
+	void *p;
+	size_t len;
+	int r = objstore_get(st, name, 0, OBJSTORE_GET_TO_END, &p, &len);
+	assert_true(r == 0 || r == -ENOENT);
+	if (r == 0)
+		free(p);
+	return r == 0;
+}
+
+/* A dead segment whose footer was damaged (its last byte, then its 20th
+ * from last) is left in place by GC, not deleted on the strength of a
+ * directory it cannot trust; repaired, it goes. */
+static void test_gc_leaves_a_damaged_segment(void **state)
+{
+	(void)state;
+	struct test_rng rng = { test_seed("segment auth: gc") };
+	struct datafix f;
+	datafix_init(&f, "segauth-gc", NULL);
+	f.dopt.gc_grace_ms = 0;
+	datafix_open(&f);
+	enum { N = 4 * EXTENT_BYTES };
+	uint8_t *a = xmalloc(N);
+	test_rng_fill(&rng, a, N);
+	datafix_write(&f, 1, 0, a, N);
+	assert_int_equal(data_barrier(f.d, 0), 0);
+	char name[SEGMENT_NAME_MAX] = "";
+	assert_int_equal(objstore_list_all(f.st, "segments/", NULL, one_segment, name), 0);
+	assert_true(name[0] != 0);
+	test_rng_fill(&rng, a, N);
+	datafix_write(&f, 1, 0, a, N); /* every frame of `name` dies */
+	assert_int_equal(data_barrier(f.d, 0), 0);
+	void *p;
+	size_t len;
+	assert_int_equal(objstore_get(f.st, name, 0, OBJSTORE_GET_TO_END, &p, &len), 0);
+	const size_t from_end[] = { 1, 20 };
+	for (int k = 0; k < 2; k++) {
+		uint8_t *bad = xmalloc(len);
+		memcpy(bad, p, len);
+		bad[len - from_end[k]] ^= 0x01;
+		assert_int_equal(objstore_put(f.st, name, bad, len), 0);
+		free(bad);
+		struct data_gc_report rep;
+		(void)data_gc(f.d, &rep);
+		if (!object_exists(f.st, name))
+			fail_msg("GC deleted %s with byte %zu from the end flipped", name,
+				 from_end[k]);
+	}
+	assert_int_equal(objstore_put(f.st, name, p, len), 0);
+	free(p);
+	struct data_gc_report rep;
+	assert_int_equal(data_gc(f.d, &rep), 0);
+	assert_false(object_exists(f.st, name));
+	datafix_expect(&f, 1, 0, a, N, "after GC");
+	free(a);
+	datafix_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_version_refused),
 		cmocka_unit_test(test_empty_segment),
 		cmocka_unit_test(test_fs_read_of_a_tampered_frame_is_eio),
+		cmocka_unit_test(test_gc_leaves_a_damaged_segment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

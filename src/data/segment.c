@@ -422,10 +422,14 @@ int segment_open_index(const uint8_t key[CRYPT_KEY_BYTES], uint64_t epoch, uint6
 	/* The footer the writer of this name would have written: a footer
 	 * naming another segment (or differing in any byte) fails here. */
 	footer_build(f, ix->frames, ix->dir_off, ix->dir_len, epoch, counter);
-	if (memcmp(f, obj + n - SEGMENT_FOOTER_BYTES, SEGMENT_FOOTER_BYTES) != 0) {
-		WHY("footer names segment %" PRIu64 "/%" PRIu64 " or has reserved bytes set",
-		    be64_get(obj + n - SEGMENT_FOOTER_BYTES + 32),
-		    be64_get(obj + n - SEGMENT_FOOTER_BYTES + 40));
+	const uint8_t *got = obj + n - SEGMENT_FOOTER_BYTES;
+	if (memcmp(f, got, SEGMENT_FOOTER_BYTES) != 0) {
+		if (be64_get(got + 32) != epoch || be64_get(got + 40) != counter)
+			WHY("footer names segment epoch %" PRIu64 " counter %" PRIu64 ", not this "
+			    "one (corrupt, or another segment's bytes)", be64_get(got + 32),
+			    be64_get(got + 40));
+		else
+			WHY("footer's reserved bytes are not zero (corrupt)");
 		return -EBADMSG;
 	}
 	dir_ad(ad, f);
