@@ -20,7 +20,8 @@
  *    from last) in place, and deletes it once repaired;
  *  - through the POSIX core (fs_read, the path FUSE, 9P and NBD read
  *    through, and fs_read_as, NFS's): a byte flipped inside a stored frame
- *    is -EIO, never -EBADMSG, and the other extents still read.
+ *    is -EIO, never -EBADMSG, and the other extents still read; so is an
+ *    extent whose location in the metadata is malformed.
  *
  * Knobs: TEST_SEED, SEGMENT_AUTH_SAMPLES (default 3000). */
 #include <errno.h>
@@ -352,6 +353,17 @@ static void test_fs_read_of_a_tampered_frame_is_eio(void **state)
 	assert_memory_equal(got, a + EXTENT_BYTES, EXTENT_BYTES);
 	assert_int_equal(fs_read(f.fs, ino, 3 * EXTENT_BYTES, got, EXTENT_BYTES, &n), 0);
 	assert_memory_equal(got, a + 3 * EXTENT_BYTES, EXTENT_BYTES);
+	/* A malformed FrameLoc in the metadata (a bug, not the store: the
+	 * metadata is authenticated) is EIO too. */
+	struct lsm_batch *b = lsm_batch_new();
+	be64_put(k + 9, 1);
+	lsm_batch_put(b, k, sizeof k, "short", 5);
+	assert_int_equal(lsm_write(f.df.db, b, NULL), 0);
+	lsm_batch_free(b);
+	fsfix_reopen(&f);
+	r = fs_read(f.fs, ino, EXTENT_BYTES, got, 10, &n);
+	if (r != -EIO)
+		fail_msg("fs_read of an extent with a malformed location = %d, want -EIO", r);
 	free(a);
 	free(got);
 	fsfix_done(&f);

@@ -466,8 +466,10 @@ static int load_extent(struct data *d, uint64_t ino, uint64_t ext, struct buf *r
 			break;
 		r = frame_loc_decode(val.data, val.len, &loc);
 		if (r < 0) {
-			log_error("data: extent %" PRIu64 " of inode %" PRIu64 ": malformed location",
-				  ext, ino);
+			log_error("data: extent %" PRIu64 " of inode %" PRIu64 ": malformed location "
+				  "(%zu bytes) in the metadata; reading it fails with EIO", ext, ino,
+				  val.len);
+			r = -EIO; /* corruption reaches readers as EIO, never EBADMSG */
 			break;
 		}
 		if (attempt && !memcmp(&loc, &prev, sizeof loc)) {
