@@ -16,6 +16,7 @@
 #include "daemon/password.h"
 #include "cli/control.h"
 #include "cli/init.h"
+#include "cli/mount_helper.h"
 #include "cli/run.h"
 #include "crypt/aead.h"
 #include "crypt/keyfile.h"
@@ -387,6 +388,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	if (mount_helper_form(argc, argv))
+		return mount_helper_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -138,9 +138,10 @@ static const struct config_key schema[] = {
 	{ "mount", "options", CONFIG_STRING, F(mount_options), .dflt = "",
 	  .check = check_mount_options,
 	  .help = "Kernel mount options, comma-separated: dev, nodev, suid, nosuid,\n"
-		  "exec, noexec, noatime, relatime, strictatime.  \"\": FUSE's defaults\n"
-		  "(nosuid, nodev, relatime).  noatime also stops the access-time\n"
-		  "updates of the filesystem itself." },
+		  "exec, noexec, noatime, relatime, strictatime.  \"\": the kernel's\n"
+		  "(relatime; suid and dev allowed when root mounts).  The filesystem's\n"
+		  "own access-time updates follow [filesystem] atime (mount -o noatime\n"
+		  "sets both)." },
 	{ "mount", "allow_other", CONFIG_BOOL, F(allow_other), .dflt = "false",
 	  .help = "Let users other than the one running bucketfs use the mount\n"
 		  "(permissions are checked as on any filesystem).  Non-root daemons\n"

@@ -60,8 +60,9 @@ struct fuse_frontend_options {
 	const char *subtype;       /* the type in /proc/mounts is fuse.SUBTYPE; NULL:
 				      "bucketfs"; "": plain "fuse" */
 	const char *flags;         /* kernel mount options, comma-separated, each one
-				      fuse_mount_flag_known; NULL: FUSE's defaults
-				      (nosuid, nodev, relatime) */
+				      fuse_mount_flag_known; NULL: the kernel's
+				      (relatime; suid and dev allowed when root
+				      mounts, fusermount3 forces nosuid, nodev) */
 	const char *run_dir;       /* where the serving daemon is recorded for its
 				      mount point (mount.c: "the previous server");
 				      NULL: not recorded, not waited for */
