@@ -339,16 +339,60 @@ static int run_child(struct conf *c, int status_fd, const char *log_file)
 	return r || e ? 1 : 0;
 }
 
-/* In the parent: copy the child's stderr until it reports the mount live
- * (0) or ends (its status). */
+/* What the child said on its stderr before the mount was live, kept for
+ * the end: all of it if the daemon failed (its error with the steps
+ * before it), only what is not an info or debug log line if it mounted
+ * (warnings, libfuse's own messages), so a mount that works is quiet. */
+#define RELAY_MAX (256 * 1024)
+
+struct relay {
+	char *buf;
+	size_t len;
+	bool cut;               /* past RELAY_MAX: the rest is not kept */
+};
+
+static void relay_add(struct relay *r, const char *p, size_t n)
+{
+	if (r->len + n > RELAY_MAX) {
+		n = RELAY_MAX - r->len;
+		r->cut = true;
+	}
+	if (!r->buf)
+		r->buf = xmalloc(RELAY_MAX);
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+}
+
+static void relay_print(struct relay *r, bool live)
+{
+	size_t i = 0;
+	while (i < r->len) {
+		const char *nl = memchr(r->buf + i, '\n', r->len - i);
+		size_t n = nl ? (size_t)(nl - (r->buf + i)) + 1 : r->len - i;
+		char line[160];
+		size_t k = n < sizeof line - 1 ? n : sizeof line - 1;
+		memcpy(line, r->buf + i, k);
+		line[k] = '\0';
+		if (!live || (!strstr(line, "] info: ") && !strstr(line, "] debug: ")))
+			(void)!write(STDERR_FILENO, r->buf + i, n);
+		i += n;
+	}
+	if (r->cut && !live)
+		fprintf(stderr, "bucketfs: (more of the daemon's output was cut)\n");
+	free(r->buf);
+}
+
+/* In the parent: gather the child's stderr until it reports the mount
+ * live (0) or ends (its status). */
 static int wait_child(pid_t pid, int err_fd, int status_fd)
 {
 	struct pollfd p[2] = { { .fd = err_fd, .events = POLLIN },
 			       { .fd = status_fd, .events = POLLIN } };
+	struct relay out = { 0 };
 	bool live = false, status_done = false, err_done = false;
 	while (!err_done || !status_done) {
 		/* Once live, the child's stderr moves to the log file (EOF
-		 * here); the last lines before that are still copied. */
+		 * here); the last lines before that are still read. */
 		int ready = poll(p, 2, live ? 2000 : -1);
 		if ((ready < 0 && errno != EINTR) || (ready == 0 && live))
 			break;
@@ -356,7 +400,7 @@ static int wait_child(pid_t pid, int err_fd, int status_fd)
 		if (!err_done && p[0].revents) {
 			ssize_t n = read(err_fd, buf, sizeof buf);
 			if (n > 0)
-				(void)!write(STDERR_FILENO, buf, (size_t)n);
+				relay_add(&out, buf, (size_t)n);
 			else if (n == 0 || errno != EINTR)
 				err_done = true, p[0].fd = -1;
 		}
@@ -368,6 +412,7 @@ static int wait_child(pid_t pid, int err_fd, int status_fd)
 				status_done = true, p[1].fd = -1;
 		}
 	}
+	relay_print(&out, live);
 	if (live)
 		return 0;
 	int st;
