@@ -31,7 +31,9 @@
  * there, if it still runs in this mount namespace: having lost its mount
  * it is in its final flush, and once it exits its lease is released and
  * everything it was given is in the store.  The record is never removed
- * (the start time tells a reused pid apart); /run is a tmpfs. */
+ * (the start time tells a reused pid apart); /run is a tmpfs.  (A
+ * /sbin/umount.fuse.bucketfs that waits is no option: umount(8) of
+ * util-linux 2.38 looks only for umount.fuse for any fuse.* type.) */
 #include "fuse/fuse.h"
 #include "fuse/fuse_int.h"
 #include "fuse/inval.h"
@@ -352,32 +354,32 @@ static pid_t recorded_server(const char *run_dir, const char *abs, uint64_t *sta
 	return *start && process_start(pid) == *start ? (pid_t)pid : 0;
 }
 
-/* abs holds no live mount of ours: if the daemon that served it still
- * runs, it lost its mount and is in its final flush; wait for it. */
-static int wait_previous_server(const char *run_dir, const char *abs)
+/* abs holds no live mount of ours (any more): if the daemon that served
+ * it still runs, it lost its mount and is in its final flush; wait. */
+static int wait_server(const char *run_dir, const char *abs)
 {
 	uint64_t start;
 	pid_t pid = recorded_server(run_dir, abs, &start);
 	if (!pid)
 		return 0;
-	log_info("mount point %s: the daemon that served it before (pid %d) is still making "
-		 "its data durable; waiting for it to finish (at most %d s)", abs, (int)pid,
+	log_info("mount point %s: the daemon that served it (pid %d) is still making its "
+		 "data durable; waiting for it to finish (at most %d s)", abs, (int)pid,
 		 PREVIOUS_WAIT_S);
 	for (int i = 1; i <= PREVIOUS_WAIT_S * 20; i++) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		if (process_start(pid) != start) {
-			log_info("mount point %s: the previous daemon (pid %d) has finished", abs,
-				 (int)pid);
+			log_info("mount point %s: the daemon that served it (pid %d) has finished",
+				 abs, (int)pid);
 			return 0;
 		}
 		if (i % (15 * 20) == 0)
-			log_info("mount point %s: still waiting for the previous daemon (pid %d), "
-				 "%d s so far", abs, (int)pid, i / 20);
+			log_info("mount point %s: still waiting for the daemon that served it "
+				 "(pid %d), %d s so far", abs, (int)pid, i / 20);
 	}
-	log_error("mount point %s: the daemon that served it before (pid %d) is still running "
-		  "after %d s (its final flush?); not mounting a second writer beside it: wait "
-		  "for it or stop it ('kill -TERM %d')", abs, (int)pid, PREVIOUS_WAIT_S, (int)pid);
+	log_error("mount point %s: the daemon that served it (pid %d) is still running after "
+		  "%d s (its final flush?); not starting a second writer beside it: wait for it "
+		  "or stop it ('kill -TERM %d')", abs, (int)pid, PREVIOUS_WAIT_S, (int)pid);
 	return -EBUSY;
 }
 
@@ -415,7 +417,7 @@ int fuse_mountpoint_check(const struct fuse_frontend_options *o, char **abs)
 	}
 	r = check_live(*abs, mode, o);
 	if (r == 0 && o->run_dir)
-		r = wait_previous_server(o->run_dir, *abs);
+		r = wait_server(o->run_dir, *abs);
 	return r;
 }
 
