@@ -468,7 +468,7 @@ bool mount_helper_form(int argc, char **argv)
 	if (!strncmp(base, "mount.", 6))
 		return true;
 	/* bucketfs SOURCE DIR ...: no command is a URL or a path */
-	return argc >= 3 && (strstr(argv[1], "://") || argv[1][0] == '/' || argv[1][0] == '.');
+	return argc >= 3 && (strstr(argv[1], "://") || strchr(argv[1], '/') || argv[1][0] == '.');
 }
 
 int mount_helper_main(int argc, char **argv)
