@@ -6,7 +6,8 @@
 # configuration section and key the binary knows (so the page and the
 # code cannot drift apart unnoticed); the unit passes systemd-analyze
 # verify and says what the stop waits for; --help into a pipe prints the
-# short usage, not the page.  Needs make, man-db, systemd (systemd-analyze).
+# short usage, on a terminal the installed page.  Needs make, man-db,
+# systemd (systemd-analyze), bsdutils (script).
 set -u
 . "$(dirname "$0")/tap.sh"
 
@@ -16,7 +17,7 @@ TMP=$(mktemp -d /tmp/bucketfs-install-XXXXXX)
 D=$TMP/dest
 trap 'rm -rf "$TMP"' EXIT
 n=0 fail=0
-echo "1..14"
+echo "1..16"
 
 # The binary this test runs with is what gets installed (-o: not rebuilt).
 out=$(make -C "$ROOT" -s -o "$BIN" install BUILD="$(dirname "$BIN")" DESTDIR="$D" PREFIX=/usr 2>&1)
@@ -61,6 +62,14 @@ out=$(MANPATH=$D/usr/share/man systemd-analyze verify "$TMP/bucketfs@test.servic
 st=$?
 [ $st -ne 0 ] && echo "$out" | sed 's/^/# /'
 ok $st "systemd-analyze verify bucketfs@.service"
+
+# --help: the installed page on a terminal (script(1) gives one), the
+# short usage into a pipe.
+page=$(MANPATH=$D/usr/share/man MANPAGER=cat PAGER=cat MANWIDTH=80 script -qec "$BIN --help" /dev/null 2>&1)
+grep -q "an encrypted POSIX filesystem kept in an object store" <<<"$page"
+ok $? "bucketfs --help on a terminal shows the installed bucketfs(8)"
+MANPATH=$D/usr/share/man "$BIN" --help | grep -q "^usage: bucketfs COMMAND"
+ok $? "bucketfs --help into a pipe prints the short usage"
 
 make -C "$ROOT" -s uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
 is "$(cd "$D" && find . ! -type d | wc -l)" "0" "make uninstall removes every file"
