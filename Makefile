@@ -36,7 +36,7 @@ export BUCKETFS_BIN   = $(abspath $(BUILD)/bucketfs)
 export BUCKETFS_TESTS = $(abspath $(BUILD)/tests)
 export CMOCKA_MESSAGE_OUTPUT = TAP
 
-.PHONY: all test asan bench fuzz fuzz-merge clean check-tests
+.PHONY: all test asan bench fuzz fuzz-merge clean check-tests install uninstall
 all: $(BUILD)/bucketfs bucketfs $(TESTBIN) $(HELPBIN) $(BENCHBIN)
 
 bucketfs: $(BUILD)/bucketfs
@@ -119,5 +119,29 @@ bench: all
 
 clean:
 	rm -rf build build-asan build-fuzz bucketfs
+
+# install: the binary, the man page bucketfs(8), the systemd unit
+# bucketfs@.service and the mount helper /sbin/mount.fuse.bucketfs (a
+# link to the binary: mount(8) looks for helpers in /sbin only, whatever
+# the PREFIX; with it, `mount -t fuse.bucketfs` does not depend on
+# mount.fuse3 finding bucketfs in the shell's default PATH).  DESTDIR is
+# prepended to every path; the link and the unit name the final ones.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SBINDIR ?= /sbin
+INSTALLED := $(BINDIR)/bucketfs $(MANDIR)/man8/bucketfs.8 $(UNITDIR)/bucketfs@.service \
+             $(SBINDIR)/mount.fuse.bucketfs
+install: $(BUILD)/bucketfs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/bucketfs $(DESTDIR)$(BINDIR)/bucketfs
+	install -m 0644 docs/bucketfs.8 $(DESTDIR)$(MANDIR)/man8/bucketfs.8
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/bucketfs@.service.in > $(DESTDIR)$(UNITDIR)/bucketfs@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/bucketfs@.service
+	ln -sf $(BINDIR)/bucketfs $(DESTDIR)$(SBINDIR)/mount.fuse.bucketfs
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,7 +12,7 @@ PKGS="build-essential pkg-config perl curl uuid-runtime
       libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 attr python3
       libnfs-utils libnfs-dev
       git fio stress-ng util-linux
-      openssl
+      openssl man-db systemd mount bsdutils
       radosgw ceph-mon ceph-osd ceph-common
       clang libclang-rt-14-dev
       libnbd-bin python3-libnbd nbdkit qemu-utils btrfs-progs e2fsprogs

@@ -16,6 +16,8 @@
 #include "daemon/password.h"
 #include "cli/control.h"
 #include "cli/init.h"
+#include "cli/manual.h"
+#include "cli/mount_helper.h"
 #include "cli/run.h"
 #include "crypt/aead.h"
 #include "crypt/keyfile.h"
@@ -383,18 +385,23 @@ static void usage(FILE *f)
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		fprintf(f, "  %s\n", cmds[i].usage);
-	fprintf(f, "\nThe store is --store URL, else $BUCKETFS_STORE, else %s.\n"
-		"URLs: file:///dir, s3://bucket/prefix, memory://name.  'bucketfs COMMAND --help' for more.\n",
+	fprintf(f, "  SOURCE DIR [-o OPTIONS]   (mount -t fuse.bucketfs)\n"
+		"\nThe store is --store URL, else $BUCKETFS_STORE, else %s.\n"
+		"URLs: file:///dir, s3://bucket/prefix, memory://name.  'bucketfs COMMAND --help' "
+		"for more; man 8 bucketfs for all.\n",
 		DEFAULT_STORE);
 }
 
 int main(int argc, char **argv)
 {
+	if (mount_helper_form(argc, argv))
+		return mount_helper_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		manual_show(); /* returns unless bucketfs(8) is shown */
 		usage(stdout);
 		return 0;
 	}

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "crypt/codec.h"
+#include "fuse/fuse.h"
+#include "util/mem.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -51,6 +53,17 @@ static const char *check_squash(const void *field)
 	const char *s = *(char *const *)field;
 	return !strcmp(s, "root") || !strcmp(s, "none") || !strcmp(s, "all")
 		       ? NULL : "unknown squash (expected root, none or all)";
+}
+
+static const char *check_mount_options(const void *field)
+{
+	char *copy = xstrdup(*(char *const *)field), *save = NULL;
+	bool ok = true;
+	for (char *t = strtok_r(copy, ",", &save); t && ok; t = strtok_r(NULL, ",", &save))
+		ok = fuse_mount_flag_known(t);
+	free(copy);
+	return ok ? NULL : "unknown mount option (expected a comma-separated list of dev, nodev, "
+			   "suid, nosuid, exec, noexec, noatime, relatime, strictatime)";
 }
 
 #define F(x) offsetof(struct conf, x)
@@ -120,6 +133,15 @@ static const struct config_key schema[] = {
 
 	{ "mount", "dir", CONFIG_STRING, F(mount_dir), .check = check_not_empty,
 	  .help = "The directory to mount on.  --mount overrides this." },
+	{ "mount", "subtype", CONFIG_STRING, F(mount_subtype), .dflt = "bucketfs",
+	  .help = "The type /proc/mounts shows is fuse.SUBTYPE; \"\" gives plain \"fuse\"." },
+	{ "mount", "options", CONFIG_STRING, F(mount_options), .dflt = "",
+	  .check = check_mount_options,
+	  .help = "Kernel mount options, comma-separated: dev, nodev, suid, nosuid,\n"
+		  "exec, noexec, noatime, relatime, strictatime.  \"\": the kernel's\n"
+		  "(relatime; suid and dev allowed when root mounts).  The filesystem's\n"
+		  "own access-time updates follow [filesystem] atime (mount -o noatime\n"
+		  "sets both)." },
 	{ "mount", "allow_other", CONFIG_BOOL, F(allow_other), .dflt = "false",
 	  .help = "Let users other than the one running bucketfs use the mount\n"
 		  "(permissions are checked as on any filesystem).  Non-root daemons\n"

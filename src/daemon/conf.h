@@ -32,6 +32,8 @@ struct conf {
 	char *checkpoint;          /* serve this checkpoint read-only, or NULL */
 	/* [mount] */
 	char *mount_dir;
+	char *mount_subtype;       /* /proc/mounts type fuse.SUBTYPE; "": plain fuse */
+	char *mount_options;       /* kernel mount options (fuse_mount_flag_known) */
 	bool allow_other, writeback_cache;
 	int64_t attr_timeout_ms, entry_timeout_ms, threads;
 	/* [ninep] (9P2000.L; off unless listen or socket is set) */

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "daemon/admin.h"
 #include "daemon/conf.h"
 #include "fuse/fuse.h"
 #include "util/mem.h"
@@ -20,26 +22,58 @@ static bool fuse_enabled(const struct conf *c)
 	return c->mount_dir && *c->mount_dir;
 }
 
+/* The run directory (the admin socket's default one) records which
+ * daemon serves a mount point, so a remount waits for the previous one. */
+static char *run_dir(const struct conf *c)
+{
+	char *p = admin_default_path(c->url, false, NULL);
+	char *slash = strrchr(p, '/');
+	if (slash)
+		*slash = '\0';
+	return p;
+}
+
+static void mount_options(const struct conf *c, const char *run, struct fuse_frontend_options *o)
+{
+	*o = (struct fuse_frontend_options){
+		.mountpoint = c->mount_dir,
+		.fsname = c->url,
+		.subtype = c->mount_subtype,
+		.flags = c->mount_options,
+		.run_dir = run,
+	};
+}
+
 static int fuse_check(const struct conf *c, bool at_start)
 {
 	if (!at_start)
 		return 0;   /* a running daemon's mount is there */
-	char *abs = NULL;
-	int r = fuse_mountpoint_check(c->mount_dir, &abs);
+	char *abs = NULL, *run = run_dir(c);
+	struct fuse_frontend_options o;
+	mount_options(c, run, &o);
+	int r = fuse_mountpoint_check(&o, &abs);
 	free(abs);
+	free(run);
 	return r;
 }
 
 static int fuse_start(const struct frontend_env *env, struct frontend **out)
 {
 	const struct conf *c = env->conf;
-	char *abs = NULL;
-	int r = fuse_mountpoint_check(c->mount_dir, &abs);
-	if (r < 0)
+	char *abs = NULL, *run = run_dir(c);
+	struct fuse_frontend_options o;
+	mount_options(c, run, &o);
+	int r = fuse_mountpoint_check(&o, &abs);
+	if (r < 0) {
+		free(run);
 		return r;
-	struct fuse_frontend_options o = {
+	}
+	o = (struct fuse_frontend_options){
 		.mountpoint = abs,
 		.fsname = c->url,
+		.subtype = c->mount_subtype,
+		.flags = c->mount_options,
+		.run_dir = run,
 		.read_only = env->read_only,
 		.allow_other = c->allow_other,
 		.attr_timeout = (double)c->attr_timeout_ms / 1000.0,
@@ -52,6 +86,7 @@ static int fuse_start(const struct frontend_env *env, struct frontend **out)
 	struct frontend *f = xcalloc(1, sizeof *f);
 	r = fuse_frontend_start(env->fs, &o, &f->m);
 	free(abs);
+	free(run);
 	if (r < 0) {
 		free(f);
 		return r;

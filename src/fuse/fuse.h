@@ -10,7 +10,7 @@
  *
  * Life cycle of a mount, as the daemon (src/daemon) drives it:
  *
- *	fuse_mountpoint_check(dir, &abs);	before taking over as writer
+ *	fuse_mountpoint_check(&o, &abs);	before taking over as writer
  *	... open the stack ...
  *	fuse_frontend_start(fs, &o, &m);	mount, serve on a thread
  *	... until the daemon stops, or o.ended() tells it of an unmount ...
@@ -57,6 +57,15 @@ struct fuse_frontend_options {
 	double entry_timeout;      /* seconds it caches names (and misses) */
 	bool writeback_cache;      /* kernel write-back caching (ignored read-only) */
 	unsigned max_threads;      /* worker threads (0: 16) */
+	const char *subtype;       /* the type in /proc/mounts is fuse.SUBTYPE; NULL:
+				      "bucketfs"; "": plain "fuse" */
+	const char *flags;         /* kernel mount options, comma-separated, each one
+				      fuse_mount_flag_known; NULL: the kernel's
+				      (relatime; suid and dev allowed when root
+				      mounts, fusermount3 forces nosuid, nodev) */
+	const char *run_dir;       /* where the serving daemon is recorded for its
+				      mount point (mount.c: "the previous server");
+				      NULL: not recorded, not waited for */
 	struct fuse_coherence_stats *stats;  /* optional (tests) */
 	/* Called once from the serving thread when the mount ends without
 	 * fuse_frontend_stop (an unmount from outside, a failed session). */
@@ -64,12 +73,20 @@ struct fuse_frontend_options {
 	void *ended_arg;
 };
 
-/* Resolve dir to an absolute path (*abs, malloc'ed) and make sure it can
- * be mounted: it must be a directory and not a live bucketfs mount.  A
- * dead FUSE mount of bucketfs there is detached (MNT_DETACH, or
- * fusermount3 -uz when not root) with a log line; a dead mount of another
- * filesystem is -ENOTCONN with a message saying how to remove it. */
-int fuse_mountpoint_check(const char *dir, char **abs);
+/* Resolve o->mountpoint to an absolute path (*abs, malloc'ed) and make
+ * sure it can be mounted: it must be a directory and not a live bucketfs
+ * mount (of o->subtype).  A dead FUSE mount of bucketfs there is detached
+ * (MNT_DETACH, or fusermount3 -uz when not root) with a log line; a dead
+ * mount of another filesystem is -ENOTCONN with a message saying how to
+ * remove it.  With o->run_dir, a daemon that served the mount point
+ * before and still runs (in its final flush after an unmount) is waited
+ * for, at most 180 s (-EBUSY, logged, past that). */
+int fuse_mountpoint_check(const struct fuse_frontend_options *o, char **abs);
+/* Is a mount of o (fuse.SUBTYPE) on abs, and does it answer? */
+bool fuse_mount_live(const char *abs, const struct fuse_frontend_options *o);
+/* Is name one of the mount options o->flags may hold (dev, nodev, suid,
+ * nosuid, exec, noexec, noatime, relatime, strictatime)? */
+bool fuse_mount_flag_known(const char *name);
 
 struct fuse_mount;
 

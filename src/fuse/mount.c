@@ -15,7 +15,25 @@
  * Dead mounts.  When the daemon dies, its mount stays with every access
  * failing with ENOTCONN.  fuse_mountpoint_check finds it through
  * /proc/self/mountinfo: if it is a bucketfs mount it is detached, else the
- * user is told what is there and how to remove it. */
+ * user is told what is there and how to remove it.
+ *
+ * The previous server of a mount point.  umount(8) of a FUSE mount
+ * returns as soon as the kernel detaches it; the daemon that served it
+ * learns of it afterwards and only then makes everything durable and
+ * releases its lease.  (The kernel waits for the daemon only for fuseblk
+ * mounts, whose FUSE_DESTROY is synchronous; those need a block device
+ * as the source.)  So `umount DIR && mount DIR` would start a second
+ * writer while the first still flushes, and the lease refuses it.  To
+ * make that sequence just work, the serving daemon records itself (pid,
+ * process start time, mount namespace) in RUN_DIR/fuse-<hash of the
+ * mount point>.pid once it is mounted, and a start on a mount point that
+ * holds no live mount first waits (bounded) for the process recorded
+ * there, if it still runs in this mount namespace: having lost its mount
+ * it is in its final flush, and once it exits its lease is released and
+ * everything it was given is in the store.  The record is never removed
+ * (the start time tells a reused pid apart); /run is a tmpfs.  (A
+ * /sbin/umount.fuse.bucketfs that waits is no option: umount(8) of
+ * util-linux 2.38 looks only for umount.fuse for any fuse.* type.) */
 #include "fuse/fuse.h"
 #include "fuse/fuse_int.h"
 #include "fuse/inval.h"
@@ -28,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,8 +55,12 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define FSTYPE "fuse.bucketfs"
+#define DEFAULT_SUBTYPE "bucketfs"
 #define DEFAULT_THREADS 16
+/* How long a start waits for the previous server of its mount point to
+ * finish its final flush (which waits for uploads at most the barrier
+ * timeout, 120 s by default). */
+#define PREVIOUS_WAIT_S 180
 
 /* Wake one worker with a request that cannot be cached: a lookup of a
  * name never asked before. */
@@ -146,10 +169,36 @@ static int detach_mount(const char *path)
 	return run_fusermount_detach(path);
 }
 
-static int dead_mount(const char *path)
+/* The source column as the mount writes it: no commas (the option
+ * separator), backslashes or spaces. */
+static char *sanitized_fsname(const char *fsname)
+{
+	char *name = xstrdup(fsname ? fsname : "bucketfs");
+	for (char *p = name; *p; p++)
+		if (*p == ',' || *p == '\\' || *p == ' ')
+			*p = '_';
+	return name;
+}
+
+/* Is m a mount of this frontend?  fuse.SUBTYPE; with an empty subtype
+ * the type is plain "fuse", so the source (our fsname) must match too. */
+static bool is_ours(const struct mount_entry *m, const struct fuse_frontend_options *o)
+{
+	const char *sub = o->subtype ? o->subtype : DEFAULT_SUBTYPE;
+	if (!m->fstype)
+		return false;
+	if (*sub)
+		return !strncmp(m->fstype, "fuse.", 5) && !strcmp(m->fstype + 5, sub);
+	char *name = sanitized_fsname(o->fsname);
+	bool same = !strcmp(m->fstype, "fuse") && !strcmp(m->source, name);
+	free(name);
+	return same;
+}
+
+static int dead_mount(const char *path, const struct fuse_frontend_options *o)
 {
 	struct mount_entry m;
-	if (!find_mount(path, &m) || strcmp(m.fstype, FSTYPE)) {
+	if (!find_mount(path, &m) || !is_ours(&m, o)) {
 		log_error("mount point %s: Transport endpoint is not connected: a dead %s mount "
 			  "(source %s) is there, not one of bucketfs; remove it with "
 			  "'fusermount3 -uz %s' (or 'umount -l %s')", path,
@@ -198,7 +247,7 @@ static char *absolute_path(const char *dir)
 	return r;
 }
 
-static int check_live(const char *path, unsigned mode)
+static int check_live(const char *path, unsigned mode, const struct fuse_frontend_options *o)
 {
 	struct mount_entry m;
 	if (!S_ISDIR(mode)) {
@@ -206,13 +255,132 @@ static int check_live(const char *path, unsigned mode)
 		return -ENOTDIR;
 	}
 	int r = 0;
-	if (find_mount(path, &m) && !strcmp(m.fstype, FSTYPE)) {
+	if (find_mount(path, &m) && is_ours(&m, o)) {
 		log_error("mount point %s already holds a running bucketfs mount of %s: stop "
 			  "that daemon or unmount it first", path, m.source);
 		r = -EBUSY;
 	}
 	mount_entry_free(&m);
 	return r;
+}
+
+/* ---- the previous server of a mount point ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static char *record_path(const char *run_dir, const char *abs)
+{
+	return xasprintf("%s/fuse-%016" PRIx64 ".pid", run_dir, fnv1a(abs));
+}
+
+/* Field 22 of /proc/PID/stat (clock ticks since boot): with the pid it
+ * names one process for good.  0 when the process is gone or a zombie. */
+static uint64_t process_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p || p[1] != ' ' || p[2] == 'Z')
+		return 0;
+	p += 2;
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+static uint64_t mount_ns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/mnt", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Record this process as the server of abs (best effort: without it a
+ * remount right after an unmount may find our lease still held). */
+static void record_server(const char *run_dir, const char *abs)
+{
+	char *path = record_path(run_dir, abs);
+	char *tmp = xasprintf("%s.%d.tmp", path, (int)getpid());
+	(void)mkdir(run_dir, 0700);
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "%d %" PRIu64 " %" PRIu64 " %s\n", (int)getpid(),
+			       process_start(getpid()), mount_ns(), abs) > 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) < 0) {
+		log_warn("mount point %s: cannot record this daemon in %s: %s (a mount right "
+			 "after this one's unmount may find the writer's lease still held)", abs,
+			 path, strerror(errno));
+		(void)unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+}
+
+/* The process recorded as the server of abs, if it still runs in this
+ * mount namespace and is not us: its pid, else 0. */
+static pid_t recorded_server(const char *run_dir, const char *abs, uint64_t *start)
+{
+	char *path = record_path(run_dir, abs);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return 0;
+	char line[PATH_MAX + 128];
+	int pid = 0, used = 0;
+	uint64_t ns = 0;
+	*start = 0;
+	bool got = fgets(line, sizeof line, f) != NULL;
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	if (!got || sscanf(line, "%d %" SCNu64 " %" SCNu64 " %n", &pid, start, &ns, &used) != 3 ||
+	    !used || strcmp(line + used, abs) || pid <= 0 || pid == (int)getpid() ||
+	    ns != mount_ns())
+		return 0;
+	return *start && process_start(pid) == *start ? (pid_t)pid : 0;
+}
+
+/* abs holds no live mount of ours (any more): if the daemon that served
+ * it still runs, it lost its mount and is in its final flush; wait. */
+static int wait_server(const char *run_dir, const char *abs)
+{
+	uint64_t start;
+	pid_t pid = recorded_server(run_dir, abs, &start);
+	if (!pid)
+		return 0;
+	log_info("mount point %s: the daemon that served it (pid %d) is still making its "
+		 "data durable; waiting for it to finish (at most %d s)", abs, (int)pid,
+		 PREVIOUS_WAIT_S);
+	for (int i = 1; i <= PREVIOUS_WAIT_S * 20; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		if (process_start(pid) != start) {
+			log_info("mount point %s: the daemon that served it (pid %d) has finished",
+				 abs, (int)pid);
+			return 0;
+		}
+		if (i % (15 * 20) == 0)
+			log_info("mount point %s: still waiting for the daemon that served it "
+				 "(pid %d), %d s so far", abs, (int)pid, i / 20);
+	}
+	log_error("mount point %s: the daemon that served it (pid %d) is still running after "
+		  "%d s (its final flush?); not starting a second writer beside it: wait for it "
+		  "or stop it ('kill -TERM %d')", abs, (int)pid, PREVIOUS_WAIT_S, (int)pid);
+	return -EBUSY;
 }
 
 /* The file type, asking the filesystem itself: a dead FUSE mount may still
@@ -226,9 +394,10 @@ static int mode_of(const char *path, unsigned *mode)
 	return 0;
 }
 
-int fuse_mountpoint_check(const char *dir, char **abs)
+int fuse_mountpoint_check(const struct fuse_frontend_options *o, char **abs)
 {
 	unsigned mode = 0;
+	const char *dir = o->mountpoint;
 	*abs = absolute_path(dir);
 	if (!*abs) {
 		int e = errno;
@@ -237,31 +406,118 @@ int fuse_mountpoint_check(const char *dir, char **abs)
 	}
 	int r = mode_of(*abs, &mode);
 	if (r == -ENOTCONN) {
-		r = dead_mount(*abs);
+		r = dead_mount(*abs, o);
 		if (r < 0)
 			return r;
 		r = mode_of(*abs, &mode);
 	}
-	if (r == 0)
-		return check_live(*abs, mode);
-	log_error("mount point %s: %s", *abs, strerror(-r));
+	if (r < 0) {
+		log_error("mount point %s: %s", *abs, strerror(-r));
+		return r;
+	}
+	r = check_live(*abs, mode, o);
+	if (r == 0 && o->run_dir)
+		r = wait_server(o->run_dir, *abs);
 	return r;
+}
+
+bool fuse_mount_live(const char *abs, const struct fuse_frontend_options *o)
+{
+	struct mount_entry m;
+	unsigned mode;
+	bool ours = find_mount(abs, &m) && is_ours(&m, o);
+	mount_entry_free(&m);
+	/* Listed is not enough: the kernel queues requests until the
+	 * session answers INIT, so an answered statx means it serves. */
+	return ours && mode_of(abs, &mode) == 0;
 }
 
 /* ---- serving ---- */
 
-/* The source column of the mount: no commas (the option separator). */
+/* ---- mount options ---- */
+
+/* The kernel mount options a mount may ask for (fuse.h).  libfuse 3.14
+ * passes the first seven to mount(2); relatime is the kernel's default
+ * and strictatime is set on the mount afterwards (apply_atime). */
+static const char *const known_flags[] = { "dev", "nodev", "suid", "nosuid", "exec",
+					   "noexec", "noatime", "relatime", "strictatime" };
+
+bool fuse_mount_flag_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof known_flags / sizeof known_flags[0]; i++)
+		if (!strcmp(name, known_flags[i]))
+			return true;
+	return false;
+}
+
+/* "noatime", "relatime" or "strictatime": the last one in flags wins;
+ * NULL when none is there. */
+static const char *atime_mode(const char *flags)
+{
+	const char *mode = NULL;
+	char *copy = xstrdup(flags ? flags : ""), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strstr(t, "atime"))
+			mode = !strcmp(t, "noatime") ? "noatime" :
+			       !strcmp(t, "relatime") ? "relatime" : "strictatime";
+	free(copy);
+	return mode;
+}
+
+/* What libfuse passes to mount(2): every known flag but the atime ones
+ * (the last atime mode given goes last, noatime only: see apply_atime). */
+static char *libfuse_flags(const char *flags)
+{
+	char *out = xstrdup(""), *copy = xstrdup(flags ? flags : ""), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strstr(t, "atime") || !fuse_mount_flag_known(t))
+			continue;
+		char *next = xasprintf("%s,%s", out, t);
+		free(out);
+		out = next;
+	}
+	const char *at = atime_mode(flags);
+	if (at && !strcmp(at, "noatime")) {
+		char *next = xasprintf("%s,noatime", out);
+		free(out);
+		out = next;
+	}
+	free(copy);
+	return out;
+}
+
+/* strictatime: libfuse does not know it, so it is set on the mount once
+ * it exists (mount_setattr(2), which needs CAP_SYS_ADMIN). */
+static int apply_atime(const char *mnt, const char *flags)
+{
+	const char *at = atime_mode(flags);
+	if (!at || strcmp(at, "strictatime"))
+		return 0;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_STRICTATIME,
+				   .attr_clr = MOUNT_ATTR__ATIME };
+	if (mount_setattr(AT_FDCWD, mnt, 0, &attr, sizeof attr) == 0)
+		return 0;
+	int e = errno;
+	log_error("mount %s: cannot set strictatime on the mount: %s%s", mnt, strerror(e),
+		  e == EPERM ? " (it needs root)" : "");
+	return -e;
+}
+
+/* The -o string for libfuse. */
 static char *mount_opts(const struct fuse_frontend_options *o)
 {
-	char *name = xstrdup(o->fsname ? o->fsname : "bucketfs");
-	for (char *p = name; *p; p++)
-		if (*p == ',' || *p == '\\' || *p == ' ')
-			*p = '_';
+	char *name = sanitized_fsname(o->fsname);
+	const char *sub = o->subtype ? o->subtype : DEFAULT_SUBTYPE;
+	char *subopt = *sub ? xasprintf(",subtype=%s", sub) : xstrdup("");
+	char *flags = libfuse_flags(o->flags);
 	/* default_permissions: the kernel checks permissions against the
 	 * attributes it caches too, so a walk through cached names still
 	 * needs search permission; the core checks again on every call. */
-	char *opts = xasprintf("fsname=%s,subtype=bucketfs,default_permissions%s%s", name,
-			       o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "");
+	char *opts = xasprintf("fsname=%s%s,default_permissions%s%s%s", name, subopt,
+			       o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "",
+			       flags);
+	free(flags);
+	free(subopt);
 	free(name);
 	return opts;
 }
@@ -343,6 +599,10 @@ int fuse_frontend_start(struct fs *fs, const struct fuse_frontend_options *o,
 		m->se = NULL;
 		r = -EIO;
 	}
+	if (r == 0 && (r = apply_atime(o->mountpoint, o->flags)) < 0) {
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+	}
 	if (r == 0 && (r = fuse_inval_start(fs, m->se, m->ff.origin, o->mountpoint, o->stats,
 					     &m->ff.inval)) < 0) {
 		fuse_session_unmount(m->se);
@@ -360,6 +620,8 @@ int fuse_frontend_start(struct fs *fs, const struct fuse_frontend_options *o,
 		free(m);
 		return r;
 	}
+	if (o->run_dir)
+		record_server(o->run_dir, o->mountpoint);
 	log_info("mounted %s on %s%s", m->fsname, o->mountpoint, o->read_only ? " (read-only)" : "");
 	*out = m;
 	return 0;
