@@ -69,9 +69,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbucketfs.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbucketfs.a $(LIBS)
 
 # TEST selects a subset: make test TEST='build/tests/test-lsm'
+# Each test runs through tests/run-test: its stderr goes to
+# $(BUILD)/test-logs/, shown (with its whole TAP output) only if it fails.
 TEST ?= $(TESTBIN) $(TESTSH)
 test: all
-	prove -f --directives $(TEST)
+	TEST_LOG_DIR=$(abspath $(BUILD))/test-logs prove -f --directives --exec $(abspath tests/run-test) $(TEST)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \

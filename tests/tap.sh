@@ -49,13 +49,44 @@ wait_exit() {
 	wait "$1"
 }
 
+# private_ns_missing [--no-fuse]: what keeps this process from running a
+# test in a private mount namespace with a FUSE mount (--no-fuse: without
+# one), printed as the skip reason (status 0), or nothing (status 1) when
+# root, /dev/fuse and `unshare -m --propagation private` all work.  Each
+# condition is named as it is: in a chroot whose / is not a mount point,
+# root and /dev/fuse are there and only the propagation change fails.
+private_ns_missing() {
+	local out
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "needs root (runs as uid $(id -u))"
+	elif [ "${1:-}" != --no-fuse ] && [ ! -e /dev/fuse ]; then
+		echo "needs /dev/fuse, which does not exist (modprobe fuse, or give the container the device)"
+	elif [ "${1:-}" != --no-fuse ] && [ ! -c /dev/fuse ]; then
+		echo "needs /dev/fuse, which is not a character device"
+	elif [ "${1:-}" != --no-fuse ] && ! out=$( (: <>/dev/fuse) 2>&1); then
+		echo "cannot open /dev/fuse: ${out##*: }"
+	elif ! out=$(unshare -m --propagation private true 2>&1); then
+		if ! awk '$5 == "/" { found = 1 } END { exit !found }' /proc/self/mountinfo 2>/dev/null; then
+			echo "/ is not a mount point (a chroot?), so unshare -m cannot make the mounts private" \
+			     "(${out:-no message}); bind-mount the chroot directory onto itself before entering it"
+		else
+			echo "unshare -m --propagation private fails: ${out:-no message}"
+		fi
+	else
+		return 1
+	fi
+	return 0
+}
+
 # in_private_ns ARGS...: run this test script again inside a private mount
 # namespace, so no mount leaks out of it or is pinned by another process;
-# without root, /dev/fuse or unshare -m, the whole test is skipped.
+# when that cannot be done the whole test is skipped, saying why
+# (private_ns_missing).
 in_private_ns() {
 	[ -n "${BUCKETFS_TEST_NS:-}" ] && return 0
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "1..0 # SKIP needs root, /dev/fuse and unshare -m"
+	local why
+	if why=$(private_ns_missing); then
+		echo "1..0 # SKIP $why"
 		exit 0
 	fi
 	exec env BUCKETFS_TEST_NS=1 unshare -m --propagation private bash "$0" "$@"

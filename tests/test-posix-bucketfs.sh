@@ -2,14 +2,17 @@
 # test-posix-bucketfs.sh -- the POSIX conformance program (helper-posix)
 # against a real bucketfs FUSE mount on a file:// store, as root and as
 # unprivileged users (the mount allows other users).  Runs inside its own
-# mount namespace so the mount never leaks.
+# mount namespace so the mount never leaks (tap.sh in_private_ns: where
+# that cannot be done it prints a plan and skips, saying why).
 set -u
-if [ -z "${BUCKETFS_IN_NS:-}" ]; then
-	export BUCKETFS_IN_NS=1
-	exec unshare -m --propagation private "$0" "$@"
-fi
+. "$(dirname "$0")/tap.sh"
+in_private_ns "$@"
 BIN=${BUCKETFS_BIN:-$(dirname "$0")/../build/bucketfs}
 TESTS=${BUCKETFS_TESTS:-$(dirname "$0")/../build/tests}
+if [ ! -x "$TESTS/helper-posix" ]; then
+	echo "Bail out! $TESTS/helper-posix is not built (make build/tests/helper-posix)"
+	exit 1
+fi
 DIR=$(mktemp -d /tmp/bucketfs-posix-XXXXXX)
 chmod 755 "$DIR"
 mkdir "$DIR/mnt"

@@ -21,8 +21,9 @@ if [ -n "${POSIX_TARGET:-}" ]; then
 	exec "$HELPER" "$POSIX_TARGET"
 fi
 
-if [ "$(id -u)" -ne 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
-	echo "1..0 # SKIP needs root and unshare -m (or POSIX_TARGET=DIR)"
+. "$(dirname "$0")/tap.sh"
+if why=$(private_ns_missing --no-fuse); then
+	echo "1..0 # SKIP $why (or POSIX_TARGET=DIR)"
 	exit 0
 fi
 

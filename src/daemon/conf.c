@@ -103,9 +103,11 @@ static const struct config_key schema[] = {
 	{ "filesystem", "max_inodes", CONFIG_INT, F(max_inodes), .min = 0, .max = INT64_MAX,
 	  .dflt = "0", .help = "Most files, directories and links that may exist.  0: no limit." },
 	{ "filesystem", "flush_interval", CONFIG_DURATION_MS, F(flush_interval_ms), .min = 0,
-	  .max = MS_PER_DAY, .dflt = "30s",
+	  .max = MS_PER_DAY, .dflt = "5s",
 	  .help = "How often what was written becomes durable by itself (fsync and\n"
-		  "unmount do it at once).  A crash loses at most this much.\n"
+		  "unmount do it at once), as ext4's 5 s commit interval; a crash\n"
+		  "loses at most this much.  sync(1) is not a barrier on the FUSE\n"
+		  "mount (the kernel sends no request for it): fsync is.\n"
 		  "0: only at fsync and unmount." },
 	{ "filesystem", "barrier_timeout", CONFIG_DURATION_MS, F(barrier_timeout_ms),
 	  .min = 100, .max = MS_PER_DAY, .dflt = "120s",
